@@ -1,0 +1,141 @@
+"""Cluttered localization canvases: the offline stand-in for ImageNet localization.
+
+One real Fashion-MNIST item, randomly scaled (0.8x-1.6x by default), is placed at a random
+position on a larger canvas (64x64 by default) among random fragments of other items.
+Each canvas comes with its class, the item's ground-truth box and its pixel mask, so
+explanation maps can be scored by localization error and the pointing game (Du et al.
+2018, "Towards Explanation of DNN-based Prediction with Guided Feature Inversion") and by
+salient-object metrics. Generation is seeded and reproducible; results are cached.
+
+Splits: ``train`` uses Fashion-MNIST train items 0..54,999, ``tune`` items 55,000..59,999
+(for tuning thresholds, never the test split), ``test`` the Fashion-MNIST test items; each
+split has its own seed, so no canvas, item or clutter layout is shared between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+
+from tfinterp.errors import UserError
+
+SPLIT_SEEDS = {"train": 1001, "tune": 2002, "test": 3003}
+_MASK_THRESHOLD = 0.1
+
+
+@dataclass(frozen=True)
+class ClutterSpec:
+    """Parameters of the generator (all of them enter the cache key)."""
+
+    size: int = 64
+    scale_min: float = 0.8
+    scale_max: float = 1.6
+    fragments_min: int = 4
+    fragments_max: int = 8
+    fragment_min: int = 6
+    fragment_max: int = 12
+    fragment_gain_min: float = 0.5
+    fragment_gain_max: float = 1.0
+
+
+def _resize(img: np.ndarray, side: int) -> np.ndarray:
+    pil = Image.fromarray((img * 255).astype(np.uint8))
+    return np.asarray(pil.resize((side, side), Image.BILINEAR), dtype=np.float32) / 255.0
+
+
+def make_canvases(items: np.ndarray, labels: np.ndarray, seed: int, spec: ClutterSpec = ClutterSpec(),
+                  n: int | None = None):
+    """Generate cluttered canvases from `items` (uint8 [N,28,28]).
+
+    Returns a dict of ``images`` float32 [n,S,S,1] in [0,1], ``labels`` int64 [n],
+    ``boxes`` int32 [n,4] as (ymin, xmin, ymax, xmax) with exclusive max, and ``masks``
+    bool [n,S,S] (the item's own pixels).
+    """
+    rng = np.random.default_rng(seed)
+    total = len(items)
+    n = total if n is None else int(n)
+    if n > total:
+        raise UserError(f"asked for {n} canvases but only {total} source items exist")
+    chosen = rng.permutation(total)[:n]
+    S = spec.size
+    max_side = int(round(28 * spec.scale_max))
+    if max_side > S:
+        raise UserError(f"scale_max {spec.scale_max} makes items of {max_side}px, larger than the {S}px canvas")
+    images = np.zeros((n, S, S), np.float32)
+    masks = np.zeros((n, S, S), bool)
+    boxes = np.zeros((n, 4), np.int32)
+    for i, src in enumerate(chosen):
+        side = int(round(28 * rng.uniform(spec.scale_min, spec.scale_max)))
+        item = _resize(items[src].astype(np.float32) / 255.0, side)
+        top, left = rng.integers(0, S - side + 1, size=2)
+        on = item > _MASK_THRESHOLD
+        ys, xs = np.nonzero(on)
+        box = (top + ys.min(), left + xs.min(), top + ys.max() + 1, left + xs.max() + 1)
+        canvas = images[i]
+        for _ in range(rng.integers(spec.fragments_min, spec.fragments_max + 1)):
+            fs = int(rng.integers(spec.fragment_min, spec.fragment_max + 1))
+            other = items[rng.integers(total)].astype(np.float32) / 255.0
+            oy, ox = rng.integers(4, max(5, 24 - fs + 1), size=2)
+            patch = other[oy:oy + fs, ox:ox + fs] * rng.uniform(spec.fragment_gain_min, spec.fragment_gain_max)
+            for _try in range(20):  # keep clutter off the item's box so the ground truth stays clean
+                py, px = rng.integers(0, S - fs + 1, size=2)
+                if py + fs <= box[0] or py >= box[2] or px + fs <= box[1] or px >= box[3]:
+                    canvas[py:py + fs, px:px + fs] = np.maximum(canvas[py:py + fs, px:px + fs], patch)
+                    break
+        region = canvas[top:top + side, left:left + side]
+        canvas[top:top + side, left:left + side] = np.maximum(region, item)
+        masks[i, top:top + side, left:left + side] = on
+        boxes[i] = box
+    return {"images": images[..., None], "labels": labels[chosen].astype(np.int64),
+            "boxes": boxes, "masks": masks}
+
+
+def _source_items(split: str):
+    from tfinterp.data.sources import load_idx_arrays, not_found_message
+
+    base = "test" if split == "test" else "train"
+    arrays = load_idx_arrays("fashion_mnist", base)
+    if arrays is None:
+        raise UserError(not_found_message("fashion_mnist"))
+    x, y = arrays
+    if split == "train":
+        return x[:55000], y[:55000]
+    if split == "tune":
+        return x[55000:], y[55000:]
+    return x, y
+
+
+def load_clutter(split: str = "train", size: int = 64, n: int | None = None, seed: int | None = None,
+                 spec: ClutterSpec | None = None, cache: bool = True):
+    """Cluttered canvases for `split` ('train', 'tune' or 'test'), cached under the user cache dir.
+
+    `seed` defaults to the split's own seed; `n` limits the number of canvases.
+    """
+    from tfinterp.utils import atomic_path, cache_dir
+
+    if split not in SPLIT_SEEDS:
+        raise UserError(f"unknown split '{split}' for the cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
+    spec = spec or ClutterSpec(size=size)
+    seed = SPLIT_SEEDS[split] if seed is None else int(seed)
+    key = hashlib.sha1(json.dumps([asdict(spec), split, seed, n], sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_dir() / f"clutter{spec.size}_{split}_{key}.npz"
+    if cache and path.exists():
+        try:
+            with np.load(path) as z:
+                return {"images": z["images"].astype(np.float32) / 255.0, "labels": z["labels"],
+                        "boxes": z["boxes"], "masks": z["masks"]}
+        except Exception:  # a damaged cache entry is regenerated
+            path.unlink(missing_ok=True)
+    items, labels = _source_items(split)
+    out = make_canvases(items, labels, seed=seed, spec=spec, n=n)
+    out["images"] = np.round(out["images"] * 255.0) / 255.0  # what the cache stores, so cached == fresh
+    if cache:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, images=(out["images"] * 255).round().astype(np.uint8),
+                                    labels=out["labels"], boxes=out["boxes"], masks=out["masks"])
+    return out

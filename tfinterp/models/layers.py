@@ -1,0 +1,137 @@
+"""Clean access to intermediate layers, including layers inside nested sub-models.
+
+`feature_model(model, ["pool5", "vgg19/block5_conv4", "logits"])` returns a new
+`keras.Model` that shares the weights of `model` (the user's model is not changed) and
+outputs the named layers. Names may be a zoo alias (``pool5``, ``conv5_4``, ``last_conv``,
+``logits``), a path through nested models joined by ``/``, or a plain layer name that is
+unique anywhere in the nesting. Peer libraries fail on nested models with "Graph
+disconnected"; here the graph is re-run node by node, descending into sub-models.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from tfinterp.errors import UserError
+
+
+def graph_of(model):
+    """The functional graph behind `model`: itself, a Sequential's graph, or a zoo model's backbone."""
+    from keras.src.models.functional import Functional
+
+    if isinstance(model, keras.Sequential):
+        if not model.built or getattr(model, "_functional", None) is None:
+            raise UserError(f"Sequential model '{model.name}' is not built; call it on data or give it an Input first")
+        return model._functional
+    if isinstance(model, Functional):
+        return model
+    backbone = getattr(model, "backbone", None)
+    if backbone is not None:
+        return graph_of(backbone)
+    raise UserError(f"layer access needs a Sequential or functional model (or a zoo model); "
+                    f"'{model.name}' is a subclassed {type(model).__name__} without a functional backbone")
+
+
+def _children(graph):
+    return [op for op in graph.layers]
+
+
+def _is_graph(layer):
+    from keras.src.models.functional import Functional
+
+    return isinstance(layer, (Functional, keras.Sequential))
+
+
+def list_layer_paths(model) -> list[str]:
+    """Every layer path in `model`, nested sub-models expanded (``outer/inner``)."""
+    out = []
+
+    def walk(graph, prefix):
+        for layer in _children(graph):
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            path = prefix + (layer.name,)
+            out.append("/".join(path))
+            if _is_graph(layer):
+                walk(graph_of(layer), path)
+
+    walk(graph_of(model), ())
+    return out
+
+
+def resolve_layer(model, name: str) -> tuple[str, ...]:
+    """Resolve an alias, a ``/`` path or a unique plain name to a path tuple; `UserError` if unknown."""
+    aliases = getattr(model, "layer_aliases", None) or {}
+    target = aliases.get(name, name)
+    if target == "@output":
+        return ()
+    paths = list_layer_paths(model)
+    if target in paths:
+        return tuple(target.split("/"))
+    matches = [p for p in paths if p.split("/")[-1] == target]
+    if len(matches) == 1:
+        return tuple(matches[0].split("/"))
+    known = ", ".join(sorted(aliases)) or "none"
+    if len(matches) > 1:
+        raise UserError(f"layer name '{name}' is ambiguous ({', '.join(matches)}); give the full path")
+    raise UserError(f"unknown layer '{name}' in model '{model.name}'; aliases: {known}; "
+                    f"layers: {', '.join(paths[:12])}{' ...' if len(paths) > 12 else ''}")
+
+
+def run_with_taps(model, inputs, paths, training=False):
+    """Run `model` on `inputs`, returning (final output, {path: tensor}) for the tapped layer paths.
+
+    Works symbolically (KerasTensors) and eagerly / inside `tf.function`.
+    """
+    from keras.src.models.functional import operation_fn as keras_operation_fn
+
+    taps = set(paths)
+    found = {}
+
+    def run(graph, x, prefix):
+        def wrap(op):
+            path = prefix + (op.name,)
+            dive = _is_graph(op) and any(len(t) > len(path) and t[:len(path)] == path for t in taps)
+            inner = keras_operation_fn(op, training=training)
+
+            def call(*args, **kwargs):
+                if dive:
+                    y = run(graph_of(op), args[0] if len(args) == 1 else list(args), path)
+                else:
+                    y = inner(*args, **kwargs)
+                if path in taps:
+                    found[path] = y
+                return y
+
+            return call
+
+        if getattr(graph, "_functional", None) is not None:
+            graph = graph._functional
+        out = graph._run_through_graph(x, operation_fn=wrap)
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+    final = run(graph_of(model), inputs, ())
+    if () in taps:
+        found[()] = final
+    missing = [("/".join(p)) for p in taps if p not in found]
+    if missing:
+        raise UserError(f"layers {', '.join(missing)} are not on the path from the input to the output")
+    return final, found
+
+
+def feature_model(model, names, include_output: bool = False) -> keras.Model:
+    """A multi-output `keras.Model` sharing `model`'s weights, returning the named layers' outputs.
+
+    Returns a dict keyed by the given names (plus ``"output"`` when `include_output`).
+    """
+    if isinstance(names, str):
+        names = [names]
+    paths = {n: resolve_layer(model, n) for n in names}
+    from tfinterp.data.imageio import model_input_shape
+
+    inp = keras.Input(shape=model_input_shape(model), name="images")
+    final, found = run_with_taps(model, inp, list(paths.values()))
+    outputs = {n: (final if p == () else found[p]) for n, p in paths.items()}
+    if include_output:
+        outputs["output"] = final
+    return keras.Model(inp, outputs, name=f"{model.name}_features")
