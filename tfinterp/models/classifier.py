@@ -38,13 +38,18 @@ class Classifier(keras.Model):
         self.backbone, self.layer_aliases = builder(input_shape=self.image_shape,
                                                     num_classes=self.num_classes, **kw)
         self.input_range = (0.0, 1.0)
+        self.built = True  # the backbone is a built functional graph
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.num_classes)
 
     @property
     def input_shape(self):
         return (None,) + self.image_shape
 
     def call(self, images, training=False):
-        return self.backbone(images, training=training)
+        # logits in float32 even under a mixed-precision policy
+        return keras.ops.cast(self.backbone(images, training=training), "float32")
 
     def build(self, input_shape=None):
         self.built = True

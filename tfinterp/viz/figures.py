@@ -1,0 +1,65 @@
+"""Figures a person would rather look at than JSON."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    from tfinterp.utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def save_overlay(path, image: np.ndarray, saliency: np.ndarray, title: str = "", box=None):
+    """Image beside the same image with the heatmap over it (and the map's box, if given)."""
+    plt = _plt()
+    img = np.asarray(image, np.float32)
+    img = img[..., 0] if img.shape[-1] == 1 else img
+    cmap = "gray" if img.ndim == 2 else None
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
+    axes[0].imshow(img, cmap=cmap, vmin=0, vmax=1)
+    axes[0].set_title("input", fontsize=9)
+    axes[1].imshow(img, cmap=cmap, vmin=0, vmax=1)
+    im = axes[1].imshow(saliency, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    if box is not None:
+        y0, x0, y1, x1 = box
+        axes[1].add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.5))
+    axes[1].set_title(title, fontsize=9)
+    for a in axes:
+        a.axis("off")
+    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
+    return _save(fig, path)
+
+
+def save_confusion(path, matrix: np.ndarray, class_names=None, title: str = ""):
+    """Row-normalised confusion matrix with counts."""
+    plt = _plt()
+    m = np.asarray(matrix)
+    k = len(m)
+    names = class_names or [str(i) for i in range(k)]
+    norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * k, 1.0 + 0.55 * k))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
