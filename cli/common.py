@@ -9,10 +9,37 @@ from pathlib import Path
 from tfinterp.errors import UserError
 
 
+_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ")
+
+
 def quiet_tensorflow():
-    """Keep TensorFlow's C++ log lines off stderr (they are not errors the user can act on)."""
+    """Import TensorFlow with its C++ start-up log lines kept off stderr.
+
+    Those lines (oneDNN notice, missing CUDA) are printed before absl logging is configured,
+    so no environment variable silences them: file descriptor 2 is captured while TF loads
+    and probes its devices, and any other line is replayed.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1"))
+    if "tensorflow" in sys.modules or os.environ.get("TFINTERP_TF_LOGS"):
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.strip() and not line.startswith(_NOISE):
+                    print(line, file=sys.stderr)
 
 
 def read_config(path: Path | None, table: str) -> dict:

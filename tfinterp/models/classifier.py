@@ -13,6 +13,9 @@ from tfinterp.models.archs import ARCHS
 class Classifier(keras.Model):
     """An image classifier of the zoo: [0,1] images in, logits out.
 
+    ``weights`` ("auto", "imagenet" or None) matters only for vgg16 / vgg19 / resnet50:
+    "auto" loads ImageNet weights at their native shape and initialises randomly otherwise.
+
     Wraps a functional backbone (``self.backbone``) built by name, so intermediate layers
     are reachable through `tfinterp.models.feature_model` by the canonical aliases in
     ``self.layer_aliases`` (``pool5``, ``conv5_4``, ``last_conv``, ``logits``). Serialises
@@ -20,7 +23,7 @@ class Classifier(keras.Model):
     """
 
     def __init__(self, arch="vggsmall", input_shape=None, num_classes=None, arch_kwargs=None,
-                 class_names=None, weights=None, **kwargs):
+                 class_names=None, weights="auto", **kwargs):
         super().__init__(**kwargs)
         if arch not in ARCHS:
             raise UserError(f"unknown architecture '{arch}'; known: {', '.join(ARCHS)}")
@@ -34,6 +37,10 @@ class Classifier(keras.Model):
         self.class_names = list(class_names) if class_names else None
         kw = dict(self.arch_kwargs)
         if arch in ("vgg16", "vgg19", "resnet50"):
+            # "auto": ImageNet weights at the native 224x224x3 / 1000-class shape, else random init
+            if weights == "auto":
+                native = self.image_shape == default_shape and self.num_classes == default_classes
+                weights = "imagenet" if native else None
             kw["weights"] = weights
         self.backbone, self.layer_aliases = builder(input_shape=self.image_shape,
                                                     num_classes=self.num_classes, **kw)
@@ -63,5 +70,6 @@ class Classifier(keras.Model):
         config = super().get_config()
         config.update({"arch": self.arch, "input_shape": list(self.image_shape),
                        "num_classes": self.num_classes, "arch_kwargs": self.arch_kwargs,
-                       "class_names": self.class_names})
+                       "class_names": self.class_names,
+                       "weights": None})  # weights come from the saved file, never a download
         return config

@@ -181,7 +181,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
     t0 = time.perf_counter()
     history = model.fit(_pipeline(train, global_batch, shuffle_seed=cfg.seed),
                         validation_data=_pipeline(val, global_batch), epochs=cfg.epochs,
-                        callbacks=cbs, verbose=verbose)
+                        callbacks=cbs, verbose=verbose, shuffle=False)  # the pipeline shuffles
     train_seconds = time.perf_counter() - t0
     test_loss, test_acc = model.evaluate(_pipeline(test, global_batch), verbose=0)
     stem = f"{cfg.model}_{cfg.dataset}"

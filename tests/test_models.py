@@ -1,0 +1,118 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfinterp import models
+from tfinterp.errors import UserError
+from tfinterp.models import archs
+
+
+def test_registry():
+    names = models.list_models()
+    for n in ("vggsmall", "resnet18", "cnn2", "madry", "vgg16", "vgg19", "resnet50"):
+        assert n in names
+    with pytest.raises(UserError, match="unknown model"):
+        models.get("alexnet9000")
+
+
+@pytest.mark.parametrize("name,kw,shape", [
+    ("vggsmall", {}, (64, 64, 1)), ("vggsmall", {"input_shape": (28, 28, 1)}, (28, 28, 1)),
+    ("vggsmall", {"input_shape": (32, 32, 3)}, (32, 32, 3)), ("resnet18", {"width": 4}, (32, 32, 3)),
+    ("cnn2", {}, (28, 28, 1)), ("madry", {}, (28, 28, 1))])
+def test_small_models_forward_and_aliases(name, kw, shape):
+    m = models.get(name, **kw)
+    x = np.random.default_rng(0).random((2,) + shape).astype("float32")
+    y = m(x)
+    assert y.shape == (2, 10)
+    fm = models.feature_model(m, ["last_conv", "pool5", "logits"])
+    o = fm(x)
+    np.testing.assert_allclose(o["logits"], y, atol=1e-5)
+    assert o["last_conv"].shape.rank == 4
+
+
+def test_feature_model_values_by_hand():
+    """cnn2: pool5 computed through the feature model equals the layers applied by hand."""
+    m = models.get("cnn2")
+    x = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
+    g = m.backbone
+    manual = g.get_layer("pool2")(g.get_layer("conv2")(g.get_layer("pool1")(g.get_layer("conv1")(x))))
+    np.testing.assert_allclose(models.feature_model(m, "pool5")(x)["pool5"], manual, atol=1e-6)
+
+
+def test_nested_application_and_user_model_untouched():
+    v = models.get("vgg16", input_shape=(32, 32, 3), num_classes=5, weights=None)
+    x = np.random.default_rng(2).random((2, 32, 32, 3)).astype("float32")
+    before = v(x).numpy()
+    n_weights = len(v.weights)
+    fm = models.feature_model(v, ["pool5", "conv5_3", "vgg16/block3_pool", "block4_conv1", "logits"])
+    o = fm(x)
+    assert o["pool5"].shape == (2, 1, 1, 512) and o["block4_conv1"].shape == (2, 4, 4, 512)
+    np.testing.assert_allclose(o["logits"], before, atol=1e-4)
+    assert len(v.weights) == n_weights and len(fm.weights) == n_weights
+    np.testing.assert_array_equal(v(x).numpy(), before)
+
+
+def test_sequential_nested_in_functional():
+    seq = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="c"),
+                            keras.layers.Flatten(name="f")], name="inner")
+    inp = keras.Input((8, 8, 1))
+    fn = keras.Model(inp, keras.layers.Dense(2, name="d")(seq(inp)))
+    x = np.ones((1, 8, 8, 1), "float32")
+    o = models.feature_model(fn, ["inner/c", "c", "d"])(x)
+    np.testing.assert_allclose(o["c"], seq.get_layer("c")(x), atol=1e-6)
+    np.testing.assert_allclose(o["d"], fn(x), atol=1e-6)
+    with pytest.raises(UserError, match="unknown layer"):
+        models.feature_model(fn, ["nope"])
+
+
+def test_subclassed_model_without_graph_is_a_clear_error():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(UserError, match="subclassed"):
+        models.feature_model(Net(), ["d"])
+
+
+def test_save_load_roundtrip_safe_mode(tmp_path):
+    m = models.get("resnet18", width=4, input_shape=(32, 32, 3), num_classes=3)
+    x = np.random.default_rng(3).random((2, 32, 32, 3)).astype("float32")
+    m.save(tmp_path / "r.keras")
+    m2 = models.load_model(str(tmp_path / "r.keras"))
+    np.testing.assert_allclose(m2(x), m(x), atol=1e-6)
+    assert m2.layer_aliases["pool5"] == "avg_pool" and m2.get_config()["arch_kwargs"] == {"width": 4}
+
+
+def test_imagenet_weights_unavailable_is_a_clear_error(monkeypatch):
+    def offline(**kw):
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.applications, "VGG16", offline)
+    with pytest.raises(UserError, match="ImageNet weights"):
+        models.get("vgg16")
+    with pytest.raises(UserError, match="224"):
+        models.get("vgg19", input_shape=(64, 64, 3), weights="imagenet")
+    # "auto" at a non-native shape means random initialisation, no download
+    assert models.get("vgg19", input_shape=(32, 32, 3), num_classes=4).num_classes == 4
+
+
+def test_caffe_preprocess_matches_keras_applications():
+    x = np.random.default_rng(4).random((2, 8, 8, 3)).astype("float32")
+    ours = archs.CaffePreprocess()(x)
+    ref = keras.applications.vgg16.preprocess_input(x * 255.0)
+    np.testing.assert_allclose(ours, ref, atol=1e-3)
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        models.load_model(str(tmp_path / "x.keras"))
+    (tmp_path / "bad.keras").write_bytes(b"not a zip")
+    with pytest.raises(UserError, match="could not load"):
+        models.load_model(str(tmp_path / "bad.keras"))
+    with pytest.raises(UserError, match="unknown model"):
+        models.load_model("definitely_not_a_model")
