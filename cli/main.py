@@ -147,21 +147,35 @@ def explain_cmd(
     typer.echo(f"explanations written to {folder}/")
 
 
-def main(argv=None) -> int:
-    """Console entry point: run the app; bad input -> one line on stderr, exit 2."""
+def _click_exceptions() -> dict:
+    """Exit / Abort / ClickException classes of click and of Typer's vendored copy (Typer >= 0.25)."""
     import click
 
+    mods = [click.exceptions]
+    try:
+        from typer._click import exceptions as vendored
+
+        mods.append(vendored)
+    except ImportError:
+        pass
+    return {name: tuple(getattr(m, name) for m in mods if hasattr(m, name))
+            for name in ("Exit", "Abort", "ClickException")}
+
+
+def main(argv=None) -> int:
+    """Console entry point: run the app; bad input -> one line on stderr, exit 2."""
+    exc = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="tfinterp", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as e:
+    except exc["Exit"] as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except exc["Abort"]:
         print("tfinterp: aborted", file=sys.stderr)
         return 130
-    except click.ClickException as e:
+    except exc["ClickException"] as e:
         if debug:
             traceback.print_exc()
         print(f"error: {e.format_message()} (see `tfinterp --help`)", file=sys.stderr)

@@ -1,0 +1,128 @@
+"""The CLI: fast --help without TensorFlow, real commands, and a corpus of bad inputs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfinterp.cli.main import main
+
+TFINTERP = str(Path(sys.executable).with_name("tfinterp"))
+
+
+def run(args, capsys):
+    code = main(args)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from tfinterp.cli.main import app; print('tensorflow' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == "False"
+    res = subprocess.run([TFINTERP, "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "explain" in res.stdout and "train" in res.stdout
+
+
+def test_models_lists_zoo(capsys):
+    code, out, _ = run(["models"], capsys)
+    assert code == 0 and "vggsmall" in out and "resnet50" in out
+
+
+@pytest.fixture
+def canvas_png(tmp_path):
+    img = np.zeros((64, 64), np.uint8)
+    img[20:40, 24:36] = 220
+    p = tmp_path / "canvas.png"
+    Image.fromarray(img).save(p)
+    return p
+
+
+def test_explain_writes_overlay_npy_json(tiny_model_path, canvas_png, tmp_path, capsys):
+    out = tmp_path / "ex"
+    code, stdout, err = run(["explain", str(canvas_png), "--model", str(tiny_model_path),
+                             "--method", "gradient", "--target", "3", "--out", str(out)], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "canvas_gradient.json").read_text())
+    assert summary["target"] == 3 and summary["method"] == "gradient"
+    m = np.load(out / "canvas_gradient.npy")
+    assert m.shape == (64, 64) and m.min() == 0.0 and m.max() == pytest.approx(1.0)
+    assert Image.open(out / "canvas_gradient.png").size[0] > 200
+
+
+def test_export_and_eval_commands(tiny_model_path, idx_dir, tmp_path, capsys, monkeypatch):
+    code, out, err = run(["export", str(tiny_model_path), "--out", str(tmp_path / "srv")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "srv" / "1" / "saved_model.pb").exists()
+    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
+    code, out, err = run(["eval", "cnn2", "--dataset", "fashion_mnist", "--out", str(tmp_path / "ev")], capsys)
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["examples"] == 20 and np.array(metrics["confusion_matrix"]).sum() == 20
+    assert (tmp_path / "ev" / "confusion.png").exists()
+
+
+def _bad_inputs(tmp, model, canvas):
+    """(name, argv) pairs, every one of them a user mistake."""
+    (tmp / "text.png").write_text("not an image")
+    (tmp / "trunc.png").write_bytes(canvas.read_bytes()[:50])
+    (tmp / "junk.keras").write_bytes(os.urandom(200))
+    np.save(tmp / "nan.npy", np.full((64, 64, 1), np.nan, np.float32))
+    np.save(tmp / "shape.npy", np.zeros((10, 10, 1), np.float32))
+    (tmp / "empty").mkdir()
+    (tmp / "bad.toml").write_text("[train\nmodel = ")
+    (tmp / "keys.toml").write_text("[train]\nmodle = 'vggsmall'\n")
+    (tmp / "afile").write_text("x")
+    m, c, o = str(model), str(canvas), str(tmp / "o")
+    ex = ["explain", "--out", o, "--model", m]
+    return [
+        ("missing image", ex + [str(tmp / "nope.png")]),
+        ("text as png", ex + [str(tmp / "text.png")]),
+        ("truncated png", ex + [str(tmp / "trunc.png")]),
+        ("unknown method", ex + [c, "--method", "astrology"]),
+        ("unknown model name", ["explain", c, "--model", "nosuchmodel", "--out", o]),
+        ("missing model file", ["explain", c, "--model", str(tmp / "gone.keras"), "--out", o]),
+        ("corrupt model file", ["explain", c, "--model", str(tmp / "junk.keras"), "--out", o]),
+        ("target too large", ex + [c, "--target", "10"]),
+        ("negative target", ex + [c, "--target", "-1"]),
+        ("NaN input", ex + [str(tmp / "nan.npy")]),
+        ("wrong shape", ex + [str(tmp / "shape.npy")]),
+        ("unknown layer", ex + [c, "--method", "gradcam", "--layer", "conv99"]),
+        ("empty folder", ex + [str(tmp / "empty")]),
+        ("unknown dataset", ["eval", m, "--dataset", "imagenet-9000", "--out", o]),
+        ("unknown zoo model for training", ["train", "classifier", "--model", "alexnet9", "--out", o]),
+        ("missing config", ["train", "classifier", "--config", str(tmp / "none.toml"), "--out", o]),
+        ("invalid TOML", ["train", "classifier", "--config", str(tmp / "bad.toml"), "--out", o]),
+        ("unknown config key", ["train", "classifier", "--config", str(tmp / "keys.toml"), "--out", o]),
+        ("bad strategy", ["train", "classifier", "--strategy", "tpu", "--out", o]),
+        ("export out is a file", ["export", m, "--out", str(tmp / "afile")]),
+        ("unknown command", ["explode"]),
+        ("missing --out", ["explain", c]),
+        ("epochs zero", ["train", "classifier", "--epochs", "0", "--out", o]),
+    ]
+
+
+def test_bad_input_corpus_exit_2_one_line(tiny_model_path, canvas_png, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
+    cases = _bad_inputs(tmp_path, tiny_model_path, canvas_png)
+    assert len(cases) >= 15
+    for name, argv in cases:
+        code, out, err = run(argv, capsys)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2, (name, code, err)
+        assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), (name, err)
+
+
+def test_real_process_exit_code_and_debug(tmp_path):
+    res = subprocess.run([TFINTERP, "explain", str(tmp_path / "nope.png"), "--model", "cnn2", "--out",
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: image not found: {tmp_path / 'nope.png'}"]
+    res = subprocess.run([TFINTERP, "--debug", "explain", str(tmp_path / "nope.png"), "--model", "cnn2",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "Traceback" in res.stderr
