@@ -1,150 +1,19 @@
 """The `tfinterp` command line: thin wrappers that parse, call the library, write under --out.
 
-TensorFlow is imported inside the commands, never at import time, so `tfinterp --help`
-answers fast. Bad input ends with one line on stderr and exit status 2 (`--debug` shows
-the traceback).
+Each command group lives in its own module of this package and registers itself on the
+Typer app of `tfinterp.cli.app`. TensorFlow is imported inside the commands, never at
+import time, so `tfinterp --help` answers fast. Bad input ends with one line on stderr and
+exit status 2 (`--debug` shows the traceback).
 """
 
 from __future__ import annotations
 
-import enum
 import sys
 import traceback
-from pathlib import Path
-from typing import List, Optional
 
-import typer
-
+from tfinterp.cli import commands  # noqa: F401  (registers the foundation commands)
+from tfinterp.cli.app import app
 from tfinterp.errors import UserError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Interpretable and adversarially robust image classifiers (Keras 3 / TensorFlow).")
-train_app = typer.Typer(no_args_is_help=True, help="Train models (classifier; more in later releases).")
-app.add_typer(train_app, name="train")
-
-
-class Strategy(str, enum.Enum):
-    default = "default"
-    mirrored = "mirrored"
-    multiworker = "multiworker"
-
-
-@app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
-    """tfinterp: model zoo, training, explanations, attacks and export."""
-
-
-@app.command("models")
-def models_cmd(shipped: bool = typer.Option(False, "--shipped", help="List the trained models shipped in saved_models/.")):
-    """List the model zoo (or the shipped trained models)."""
-    from tfinterp import models
-
-    if shipped:
-        for stem, meta in models.shipped_models().items():
-            acc = meta.get("metrics", {}).get("test_accuracy")
-            acc_s = f"test accuracy {acc:.4f}" if acc is not None else ""
-            typer.echo(f"{stem:28s} {meta.get('data', {}).get('input_shape', '')!s:16s} {acc_s}")
-        return
-    for name, desc in models.list_models().items():
-        typer.echo(f"{name:12s} {desc}")
-
-
-@train_app.command("classifier")
-def train_classifier_cmd(
-    out: Path = typer.Option(..., "--out", help="Output folder (model, metrics JSON, logs, backups)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file with a train table."),
-    model: Optional[str] = typer.Option(None, "--model", help="Zoo model name (see `tfinterp models`)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist, fashion_mnist, clutter64, or a tfds name."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    learning_rate: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N training examples."),
-    strategy: Optional[Strategy] = typer.Option(None, "--strategy", help="tf.distribute strategy."),
-    cpu_devices: Optional[int] = typer.Option(None, "--cpu-devices", min=1,
-                                              help="Logical CPU devices for --strategy mirrored without GPU."),
-    mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision",
-                                                   help="mixed_float16 policy (for GPUs)."),
-    jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step."),
-    verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
-):
-    """Train a zoo classifier on a data set (resumes after an interruption)."""
-    from tfinterp.cli.common import merge, out_dir, quiet_tensorflow, read_config
-
-    quiet_tensorflow()
-    from tfinterp.training import TrainConfig, train_classifier
-
-    cfg = TrainConfig.from_dict(merge(
-        read_config(config, "train"), model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
-        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit))
-    folder = out_dir(out)
-    metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]))
-    m = metrics["metrics"]
-    typer.echo(f"test accuracy {m['test_accuracy']:.4f} ({metrics['data']['test_examples']} test examples); "
-               f"model: {folder / (metrics['stem'] + '.keras')}; metrics: {folder / (metrics['stem'] + '.json')}")
-
-
-@app.command("eval")
-def eval_cmd(
-    model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
-    dataset: str = typer.Option(..., "--dataset", help="Data set to evaluate on."),
-    split: str = typer.Option("test", "--split"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate on the first N examples."),
-    batch_size: int = typer.Option(256, "--batch-size", min=1),
-    out: Path = typer.Option(..., "--out", help="Output folder (metrics JSON, confusion matrix PNG)."),
-):
-    """Accuracy, per-class accuracy and a confusion-matrix figure of a model on a data set."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
-
-    quiet_tensorflow()
-    from tfinterp.evaluate import evaluate_classifier
-
-    folder = out_dir(out)
-    result = evaluate_classifier(model, dataset, split=split, limit=limit, batch_size=batch_size, out=folder)
-    typer.echo(f"accuracy {result['accuracy']:.4f} on {result['examples']} examples of {dataset}/{split}; "
-               f"wrote {folder / 'metrics.json'} and {folder / 'confusion.png'}")
-
-
-@app.command("export")
-def export_cmd(
-    model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
-    out: Path = typer.Option(..., "--out", help="Base folder; the SavedModel goes to OUT/<version>/."),
-    version: Optional[int] = typer.Option(None, "--version", min=1, help="Version number (default: next free)."),
-):
-    """Export a model as a TensorFlow Serving SavedModel (signature serving_default)."""
-    from tfinterp.cli.common import quiet_tensorflow
-
-    quiet_tensorflow()
-    from tfinterp.export import export_serving
-    from tfinterp.models import load_model
-
-    path = export_serving(load_model(model), out, version=version)
-    typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, class_id)")
-
-
-@app.command("explain")
-def explain_cmd(
-    images: List[str] = typer.Argument(..., help="Image files (PNG/JPEG/BMP/GIF or .npy), folders or globs."),
-    method: str = typer.Option("gradcam", "--method", help="Explanation method (see --list-methods)."),
-    model: str = typer.Option("vggsmall_clutter64", "--model", help="Shipped model stem, zoo name or .keras path."),
-    target: Optional[int] = typer.Option(None, "--target", help="Class to explain (default: the predicted class)."),
-    layer: Optional[str] = typer.Option(None, "--layer", help="Layer for layer-based methods (alias or path)."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1),
-    out: Path = typer.Option(..., "--out", help="Output folder (overlay PNG, raw .npy map, JSON per image)."),
-):
-    """Explain a model's prediction on images: heatmap overlay PNG, raw map and JSON summary."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
-
-    quiet_tensorflow()
-    from tfinterp.explain.run import explain_files
-
-    folder = out_dir(out)
-    written = explain_files(images, method=method, model=model, target=target, layer=layer,
-                            batch_size=batch_size, out=folder)
-    for item in written:
-        typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f}) -> {item['overlay']}")
-    typer.echo(f"explanations written to {folder}/")
 
 
 def _click_exceptions() -> dict:
