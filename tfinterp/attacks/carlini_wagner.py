@@ -28,6 +28,13 @@ class CarliniWagnerL2(Attack):
         "learning_rate": Param(0.01, positive_number, "a positive number", float),
     }
 
+    def __init__(self, model, **kwargs):
+        import tensorflow as tf
+
+        super().__init__(model, **kwargs)
+        self._cw_grad = self.graph_function(self._loss_grad, self.image_spec, self.image_spec, self.class_spec,
+                                            self.class_spec, tf.TensorSpec((None,), tf.float32))
+
     def _f(self, logits, labels, targets):
         import tensorflow as tf
 
@@ -40,13 +47,29 @@ class CarliniWagnerL2(Attack):
             return margin(logits, targets) > self.confidence
         return margin(logits, labels) < -self.confidence
 
+    def _to_img(self, w):
+        import tensorflow as tf
+
+        return (tf.tanh(w) + 1.0) / 2.0 * (self.clip_max - self.clip_min) + self.clip_min
+
+    def _loss_grad(self, w, x, labels, targets, const):
+        """(gradient in w, image, logits, squared L2) of ||x' - x||^2 + c * f(x')."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            x_adv = self._to_img(w)
+            logits = self.logits(x_adv)
+            l2 = tf.reduce_sum(tf.square(x_adv - x), axis=[1, 2, 3])
+            loss = l2 + const * self._f(logits, labels, targets)
+        return tape.gradient(loss, w), x_adv, logits, l2
+
     def perturb(self, images, labels, targets):
         import tensorflow as tf
 
         x = images
         lo, hi = self.clip_min, self.clip_max
         n = tf.shape(x)[0]
-        to_img = lambda w: (tf.tanh(w) + 1.0) / 2.0 * (hi - lo) + lo  # noqa: E731
         w0 = tf.atanh(tf.clip_by_value((x - lo) / (hi - lo) * 2.0 - 1.0, -0.999999, 0.999999))
         const = tf.fill([n], self.initial_const)
         lower = tf.zeros([n])
@@ -60,13 +83,7 @@ class CarliniWagnerL2(Attack):
             v = tf.zeros_like(x)
             found = tf.zeros([n], tf.bool)
             for k in tf.range(1, self.steps + 1):
-                with tf.GradientTape() as tape:
-                    tape.watch(w)
-                    x_adv = to_img(w)
-                    logits = self.logits(x_adv)
-                    l2 = tf.reduce_sum(tf.square(x_adv - x), axis=[1, 2, 3])
-                    loss = l2 + const * self._f(logits, labels, targets)
-                g = tape.gradient(loss, w)
+                g, x_adv, logits, l2 = self._cw_grad(w, x, labels, targets, const)
                 # the iterate just evaluated: keep it if it succeeds closer than before
                 success = self._success(logits, labels, targets)
                 improve = success & (l2 < best_l2)

@@ -42,8 +42,18 @@ class EnsembleAttack(Attack):
                 raise UserError(f"ensemble: model '{m.name}' takes {model_input_shape(m)} with "
                                 f"{model_num_classes(m)} classes, but '{models[0].name}' takes "
                                 f"{self.input_shape} with {self.num_classes}; ensemble models must agree")
+        self._ensemble_grad = self.graph_function(self._grad_of_objective, self.image_spec, self.image_spec,
+                                                  self.class_spec)
 
-    def objective(self, x_adv, x, targets):
+    def _grad_of_objective(self, x_adv, x, targets):
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(x_adv)
+            obj = self.ensemble_objective(x_adv, x, targets)
+        return tape.gradient(obj, x_adv)
+
+    def ensemble_objective(self, x_adv, x, targets):
         """Per-example lambda * ||x - x*||_2 + sum_k CE(y*, f_k(x*))."""
         import tensorflow as tf
 
@@ -62,10 +72,7 @@ class EnsembleAttack(Attack):
         v = tf.zeros_like(x)
         b1, b2, lr = self.beta1, self.beta2, self.step_size
         for k in tf.range(1, self.steps + 1):
-            with tf.GradientTape() as tape:
-                tape.watch(x_adv)
-                obj = self.objective(x_adv, x, targets)
-            g = tape.gradient(obj, x_adv)
+            g = self._ensemble_grad(x_adv, x, targets)
             m = b1 * m + (1 - b1) * g
             v = b2 * v + (1 - b2) * tf.square(g)
             kf = tf.cast(k, tf.float32)

@@ -19,12 +19,12 @@ class FGSM(Attack):
         "loss": Param("ce", one_of("ce", "margin"), "'ce' or 'margin'"),
     }
 
+    def objective(self, logits, labels, targets):
+        return attack_objective(logits, labels, targets, self.loss, self.targeted)
+
     def perturb(self, images, labels, targets):
         import tensorflow as tf
 
         x = images
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            obj = attack_objective(self.logits(x), labels, targets, self.loss, self.targeted)
-        g = tape.gradient(obj, x)
+        _, g = self.objective_and_grad(x, labels, targets)
         return project(x + self.eps * tf.sign(g), x, self.eps, "inf", self.clip_min, self.clip_max)

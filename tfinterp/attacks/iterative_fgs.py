@@ -29,15 +29,15 @@ class IterativeTargetedFGS(Attack):
         "eps": Param(None, lambda v: v is None or positive_number(v), "None or a positive number"),
     }
 
+    def objective(self, logits, labels, targets):
+        return -ce_loss(logits, targets)
+
     def perturb(self, images, labels, targets):
         import tensorflow as tf
 
         x = images
         x_adv = x
         for _ in tf.range(self.steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x_adv)
-                loss = ce_loss(self.logits(x_adv), targets)
-            g = tape.gradient(loss, x_adv)
-            x_adv = project(x_adv - self.step_size * tf.sign(g), x, self.eps, "inf", self.clip_min, self.clip_max)
+            _, g = self.objective_and_grad(x_adv, labels, targets)  # ascends -CE(y*)
+            x_adv = project(x_adv + self.step_size * tf.sign(g), x, self.eps, "inf", self.clip_min, self.clip_max)
         return x_adv

@@ -51,6 +51,9 @@ class PGD(Attack):
             noise = direction * radius
         return noise
 
+    def objective(self, logits, labels, targets):
+        return attack_objective(logits, labels, targets, self.loss, self.targeted)
+
     def _success(self, logits, labels, targets):
         import tensorflow as tf
 
@@ -66,10 +69,7 @@ class PGD(Attack):
         x_adv = x + self._random_start(x) if self.random_start else x
         x_adv = project(x_adv, x, eps, norm, lo, hi)
         for _ in tf.range(self.steps):
-            with tf.GradientTape() as tape:
-                tape.watch(x_adv)
-                obj = attack_objective(self.logits(x_adv), labels, targets, self.loss, self.targeted)
-            g = tape.gradient(obj, x_adv)  # per-example objectives: the sum's gradient is per-example
+            _, g = self.objective_and_grad(x_adv, labels, targets)
             if norm == "inf":
                 step = tf.sign(g)
             else:
@@ -91,7 +91,7 @@ class PGD(Attack):
             x_adv = self._run(x, labels, targets)
             logits = self.logits(x_adv)
             success = self._success(logits, labels, targets)
-            obj = attack_objective(logits, labels, targets, self.loss, self.targeted)
+            obj = self.objective(logits, labels, targets)
             better = (success & ~best_success) | (tf.equal(success, best_success) & (obj > best_obj))
             best = tf.where(better[:, None, None, None], x_adv, best)
             best_success = best_success | success

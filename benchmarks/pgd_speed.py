@@ -1,0 +1,131 @@
+"""PGD speed, side by side: tfinterp vs cleverhans vs adversarial-robustness-toolbox vs the floor.
+
+PGD L-inf, eps 0.1, 20 steps of 0.01, random start, the first 1,000 Fashion-MNIST test
+images, the natural cnn2 (configs/classifier_cnn2_fashion.toml). Same weights and inputs for
+all: the peers run in their own virtualenv (--peers-python) from files this script writes.
+The floor is 20 plain batched input-gradient computations (one compiled gradient call per
+batch and step) on the same model, inputs and batch size. Every timing is a warm run (one
+untimed warm-up first, for tracing); the median of --repeats runs is reported.
+
+    .venv/bin/python benchmarks/pgd_speed.py --model runs/cnn2_fashion/cnn2_fashion_mnist.keras \
+        --peers-python /work/peers-venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(fn, repeats):
+    fn()
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return times, result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="runs/cnn2_fashion/cnn2_fashion_mnist.keras")
+    ap.add_argument("--peers-python", default="/work/peers-venv/bin/python")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--batch-size", type=int, default=250)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=str(HERE / "results" / "pgd_speed.json"))
+    args = ap.parse_args()
+
+    import tensorflow as tf
+
+    from tfinterp.attacks import PGD
+    from tfinterp.attacks.base import ce_loss
+    from tfinterp.attacks.evaluate import predict_classes
+    from tfinterp.data import load_arrays
+    from tfinterp.models import load_model
+    from tfinterp.utils import write_json
+
+    model = load_model(args.model)
+    x, y = load_arrays("fashion_mnist", "test", args.n)
+    y32 = y.astype(np.int32)
+    eps, step, steps, bs = 0.1, 0.01, 20, args.batch_size
+    res = {"task": f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {len(x)} Fashion-MNIST test "
+                   f"images, cnn2 natural", "batch_size": bs, "repeats": args.repeats,
+           "command": "python " + " ".join(sys.argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+           "tensorflow": tf.__version__}
+    acc = lambda adv: float((predict_classes(model, adv, 500) == y).mean())  # noqa: E731
+    res["clean_accuracy"] = acc(x)
+
+    # the peers first, while this process is idle
+    work = tempfile.mkdtemp(prefix="pgd_speed_")
+    np.savez(os.path.join(work, "weights.npz"), *model.backbone.get_weights())
+    np.save(os.path.join(work, "x.npy"), x)
+    np.save(os.path.join(work, "y.npy"), y)
+    json.dump({"batch_size": bs, "eps": eps, "step_size": step, "steps": steps, "repeats": args.repeats},
+              open(os.path.join(work, "params.json"), "w"))
+    proc = subprocess.run([args.peers_python, str(HERE / "peers_pgd.py"), work], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit("peers failed:\n" + proc.stderr[-3000:])
+    peers = json.loads(proc.stdout.strip().splitlines()[-1])
+    if abs(peers["clean_accuracy"] - res["clean_accuracy"]) > 1e-9:
+        raise SystemExit(f"the peers' model copy differs: clean {peers['clean_accuracy']} vs {res['clean_accuracy']}")
+
+    # tfinterp
+    pgd = PGD(model, eps=eps, steps=steps, step_size=step, norm="inf", random_start=True, restarts=1,
+              batch_size=bs, seed=0)
+    t, adv = timed(lambda: pgd.attack(x, y), args.repeats)
+    res["tfinterp"] = {"seconds": t, "robust_accuracy": acc(adv), "max_linf": float(np.abs(adv - x).max()),
+                       "traces": int(pgd._compiled.experimental_get_tracing_count())}
+
+    # the floor: 20 plain batched input-gradient computations
+    sig = [tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None,), tf.int32)]
+
+    @tf.function(input_signature=sig)
+    def grad(xb, yb):
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            loss = ce_loss(model(xb, training=False), yb)
+        return tape.gradient(loss, xb)
+
+    def floor():
+        for i in range(0, len(x), bs):
+            xb, yb = tf.constant(x[i:i + bs]), tf.constant(y32[i:i + bs])
+            for _ in range(steps):
+                g = grad(xb, yb)
+        return g.numpy()
+
+    t_floor, _ = timed(floor, args.repeats)
+    res["floor"] = {"seconds": t_floor, "what": f"{steps} x compiled input-gradient call per batch of {bs}"}
+    for k in ("cleverhans", "art"):
+        res[k] = peers[k]
+    res["peers_tensorflow"] = peers["tensorflow"]
+    med = {k: statistics.median(res[k]["seconds"]) for k in ("tfinterp", "floor", "cleverhans", "art")}
+    res["median_seconds"] = med
+    res["ratios"] = {"tfinterp_over_floor": med["tfinterp"] / med["floor"],
+                     "cleverhans_over_tfinterp": med["cleverhans"] / med["tfinterp"],
+                     "art_over_tfinterp": med["art"] / med["tfinterp"]}
+    write_json(args.out, res)
+    print(json.dumps({"median_seconds": med, "ratios": res["ratios"], "clean": res["clean_accuracy"],
+                      "robust": {k: res[k]["robust_accuracy"] for k in ("tfinterp", "cleverhans", "art")}},
+                     indent=1))
+
+
+if __name__ == "__main__":
+    main()
