@@ -4,7 +4,11 @@ and inputs as benchmarks/pgd_speed.py. Runs in the peers' own virtualenv (no tfi
     /work/peers-venv/bin/python benchmarks/peers_pgd.py WORKDIR
 
 WORKDIR holds weights.npz (the cnn2 backbone's arrays in Keras order), x.npy, y.npy and
-params.json; the result is printed as one JSON line.
+params.json. The process is a small worker so that the driver can interleave the peers'
+runs with its own (the machine is shared; interleaving exposes all to the same load): it
+reads one command per line on stdin ("cleverhans", "art" or "quit"), runs that attack once
+and answers one JSON line {"seconds", "robust_accuracy", "max_linf"} on stdout. The first
+answer ("ready") carries the versions and the clean accuracy of its copy of the model.
 """
 
 import json
@@ -33,16 +37,6 @@ def build_cnn2():
     return keras.Model(inp, out)
 
 
-def timed(fn, repeats):
-    fn()  # warm-up: tracing and first-call costs are not counted, as for tfinterp
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return times, result
-
-
 def main(work):
     import tensorflow as tf
 
@@ -52,7 +46,7 @@ def main(work):
     model.set_weights([w[f"arr_{i}"] for i in range(len(w.files))])
     x = np.load(os.path.join(work, "x.npy"))
     y = np.load(os.path.join(work, "y.npy"))
-    bs, eps, step, steps, reps = p["batch_size"], p["eps"], p["step_size"], p["steps"], p["repeats"]
+    bs, eps, step, steps = p["batch_size"], p["eps"], p["step_size"], p["steps"]
     out = {"tensorflow": tf.__version__}
 
     def acc(adv):
@@ -62,7 +56,10 @@ def main(work):
 
     out["clean_accuracy"] = acc(x)
 
+    import art
     import cleverhans
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.classification import TensorFlowV2Classifier
     from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient_descent
 
     def run_ch():
@@ -73,24 +70,24 @@ def main(work):
                                                    rand_init=True, sanity_checks=False).numpy())
         return np.concatenate(advs)
 
-    t, adv = timed(run_ch, reps)
-    out["cleverhans"] = {"version": cleverhans.__version__ if hasattr(cleverhans, "__version__") else "4.0.0",
-                         "seconds": t, "robust_accuracy": acc(adv),
-                         "max_linf": float(np.abs(adv - x).max())}
-
-    import art
-    from art.attacks.evasion import ProjectedGradientDescent
-    from art.estimators.classification import TensorFlowV2Classifier
-
     clf = TensorFlowV2Classifier(model=model, nb_classes=10, input_shape=(28, 28, 1),
                                  loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                                  clip_values=(0.0, 1.0))
     pgd = ProjectedGradientDescent(clf, norm=np.inf, eps=eps, eps_step=step, max_iter=steps, targeted=False,
                                    num_random_init=1, batch_size=bs, verbose=False)
-    t, adv = timed(lambda: pgd.generate(x=x, y=y), reps)
-    out["art"] = {"version": art.__version__, "seconds": t, "robust_accuracy": acc(adv),
-                  "max_linf": float(np.abs(adv - x).max())}
-    print(json.dumps(out))
+    runs = {"cleverhans": run_ch, "art": lambda: pgd.generate(x=x, y=y)}
+    out.update(ready=True, cleverhans_version=getattr(cleverhans, "__version__", "4.0.0"),
+               art_version=art.__version__)
+    print(json.dumps(out), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            break
+        t0 = time.perf_counter()
+        adv = runs[cmd]()
+        dt = time.perf_counter() - t0
+        print(json.dumps({"seconds": dt, "robust_accuracy": acc(adv), "max_linf": float(np.abs(adv - x).max())}),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ images, the natural cnn2 (configs/classifier_cnn2_fashion.toml). Same weights an
 all: the peers run in their own virtualenv (--peers-python) from files this script writes.
 The floor is 20 plain batched input-gradient computations (one compiled gradient call per
 batch and step) on the same model, inputs and batch size. Every timing is a warm run (one
-untimed warm-up first, for tracing); the median of --repeats runs is reported.
+untimed warm-up first, for tracing); the four contenders run in turn, --repeats rounds, so
+all see the same load on a shared machine; the median of the rounds is reported.
 
     .venv/bin/python benchmarks/pgd_speed.py --model runs/cnn2_fashion/cnn2_fashion_mnist.keras \
         --peers-python /work/peers-venv/bin/python
@@ -73,26 +74,33 @@ def main():
     acc = lambda adv: float((predict_classes(model, adv, 500) == y).mean())  # noqa: E731
     res["clean_accuracy"] = acc(x)
 
-    # the peers first, while this process is idle
+    # the peers: a worker process in their own virtualenv, same weights and inputs
     work = tempfile.mkdtemp(prefix="pgd_speed_")
     np.savez(os.path.join(work, "weights.npz"), *model.backbone.get_weights())
     np.save(os.path.join(work, "x.npy"), x)
     np.save(os.path.join(work, "y.npy"), y)
-    json.dump({"batch_size": bs, "eps": eps, "step_size": step, "steps": steps, "repeats": args.repeats},
+    json.dump({"batch_size": bs, "eps": eps, "step_size": step, "steps": steps},
               open(os.path.join(work, "params.json"), "w"))
-    proc = subprocess.run([args.peers_python, str(HERE / "peers_pgd.py"), work], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit("peers failed:\n" + proc.stderr[-3000:])
-    peers = json.loads(proc.stdout.strip().splitlines()[-1])
+    worker = subprocess.Popen([args.peers_python, str(HERE / "peers_pgd.py"), work], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    def answer():
+        for line in worker.stdout:  # skip anything a library prints on stdout
+            if line.startswith("{"):
+                return json.loads(line)
+        raise SystemExit("the peers' worker ended without answering (run benchmarks/peers_pgd.py by hand)")
+
+    peers = answer()
     if abs(peers["clean_accuracy"] - res["clean_accuracy"]) > 1e-9:
         raise SystemExit(f"the peers' model copy differs: clean {peers['clean_accuracy']} vs {res['clean_accuracy']}")
+
+    def peer(name):
+        worker.stdin.write(name + "\n")
+        worker.stdin.flush()
+        return answer()
 
     # tfinterp
     pgd = PGD(model, eps=eps, steps=steps, step_size=step, norm="inf", random_start=True, restarts=1,
               batch_size=bs, seed=0)
-    t, adv = timed(lambda: pgd.attack(x, y), args.repeats)
-    res["tfinterp"] = {"seconds": t, "robust_accuracy": acc(adv), "max_linf": float(np.abs(adv - x).max()),
-                       "traces": int(pgd._compiled.experimental_get_tracing_count())}
 
     # the floor: 20 plain batched input-gradient computations
     sig = [tf.TensorSpec((None, 28, 28, 1), tf.float32), tf.TensorSpec((None,), tf.int32)]
@@ -111,10 +119,34 @@ def main():
                 g = grad(xb, yb)
         return g.numpy()
 
-    t_floor, _ = timed(floor, args.repeats)
-    res["floor"] = {"seconds": t_floor, "what": f"{steps} x compiled input-gradient call per batch of {bs}"}
-    for k in ("cleverhans", "art"):
-        res[k] = peers[k]
+    def once(fn):
+        t0 = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - t0, out
+
+    runs = {"tfinterp": [], "floor": [], "cleverhans": [], "art": []}
+    once(lambda: pgd.attack(x, y))  # warm-ups (tracing), not timed
+    once(floor)
+    peer("cleverhans")
+    peer("art")
+    for _ in range(args.repeats):
+        dt, adv = once(lambda: pgd.attack(x, y))
+        runs["tfinterp"].append({"seconds": dt, "robust_accuracy": acc(adv), "max_linf": float(np.abs(adv - x).max())})
+        runs["floor"].append({"seconds": once(floor)[0]})
+        runs["cleverhans"].append(peer("cleverhans"))
+        runs["art"].append(peer("art"))
+    worker.stdin.write("quit\n")
+    worker.stdin.flush()
+    worker.wait(timeout=60)
+    for k, rows in runs.items():
+        res[k] = {"seconds": [r["seconds"] for r in rows]}
+        if "robust_accuracy" in rows[0]:
+            res[k]["robust_accuracy"] = [r["robust_accuracy"] for r in rows]
+            res[k]["max_linf"] = max(r["max_linf"] for r in rows)
+    res["tfinterp"]["traces"] = int(pgd._compiled.experimental_get_tracing_count())
+    res["floor"]["what"] = f"{steps} x compiled input-gradient call per batch of {bs}"
+    res["cleverhans"]["version"] = peers["cleverhans_version"]
+    res["art"]["version"] = peers["art_version"]
     res["peers_tensorflow"] = peers["tensorflow"]
     med = {k: statistics.median(res[k]["seconds"]) for k in ("tfinterp", "floor", "cleverhans", "art")}
     res["median_seconds"] = med
@@ -123,8 +155,7 @@ def main():
                      "art_over_tfinterp": med["art"] / med["tfinterp"]}
     write_json(args.out, res)
     print(json.dumps({"median_seconds": med, "ratios": res["ratios"], "clean": res["clean_accuracy"],
-                      "robust": {k: res[k]["robust_accuracy"] for k in ("tfinterp", "cleverhans", "art")}},
-                     indent=1))
+                      "robust": {k: res[k]["robust_accuracy"] for k in ("tfinterp", "cleverhans", "art")}}))
 
 
 if __name__ == "__main__":
