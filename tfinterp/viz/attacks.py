@@ -78,7 +78,7 @@ def save_roc(path, rocs: dict, title: str = ""):
 def save_pixel_stats(path, stats: dict, title: str = ""):
     """Fraction of black pixels and grey-level histograms, natural vs adversarial (Zheng et al. Fig. 7)."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 2.4]})
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), gridspec_kw={"width_ratios": [1, 2.4], "wspace": 0.35})
     labels = list(stats["sets"])
     fr = [stats["sets"][k]["black_fraction"] for k in labels]
     axes[0].bar(labels, fr, color=["tab:blue", "tab:red", "tab:green"][:len(labels)])
