@@ -4,6 +4,7 @@ and pixel statistics of natural vs adversarial images (Zheng et al. Sec. 3, Fig.
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +34,21 @@ def parse_eps_list(text) -> list[float]:
     return out
 
 
+_PREDICT = weakref.WeakKeyDictionary()
+
+
 def predict_classes(model, images, batch_size=256) -> np.ndarray:
-    """Arg-max predictions, batched."""
+    """Arg-max predictions, batched (one compiled function per model, traced once)."""
     import tensorflow as tf
 
-    fn = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1))
+    from tfinterp.data.imageio import model_input_shape
+
+    fn = _PREDICT.get(model)
+    if fn is None:
+        ref = weakref.ref(model)
+        spec = tf.TensorSpec((None,) + model_input_shape(model), tf.float32)
+        fn = tf.function(lambda x: tf.argmax(ref()(x, training=False), axis=-1), input_signature=[spec])
+        _PREDICT[model] = fn
     x = np.asarray(images, np.float32)
     return np.concatenate([fn(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
 
