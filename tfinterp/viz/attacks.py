@@ -86,6 +86,7 @@ def save_pixel_stats(path, stats: dict, title: str = ""):
         axes[0].text(i, f + 0.01, f"{100 * f:.2f} %", ha="center", fontsize=8)
     axes[0].set_ylim(0, 1.05)
     axes[0].set_ylabel("fraction of black pixels")
+    axes[0].set_xticks(range(len(labels)), [k.replace("adversarial ", "adversarial\n") for k in labels], fontsize=8)
     edges = np.asarray(stats["bin_edges"])
     centers = (edges[:-1] + edges[1:]) / 2
     width = edges[1] - edges[0]
