@@ -39,6 +39,9 @@ def read_inputs(items, model):
 def explain_files(items, method: str, model: str, target=None, layer=None, batch_size=32, out=Path("."),
                   alpha: float = 1.0):
     """Explain every image in `items`; write overlay PNG, raw .npy map and JSON per image."""
+    if method == "prototypes":  # ProtoNet's own explanation (tfinterp.explain.prototypes)
+        from tfinterp.explain.prototypes import explain_prototype_files
+        return explain_prototype_files(items, model, target=target, batch_size=batch_size, out=out)
     import tensorflow as tf
 
     from tfinterp.explain.base import check_targets, get_explainer, list_methods

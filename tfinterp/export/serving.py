@@ -2,7 +2,9 @@
 
 ``export_serving(model, base)`` writes ``base/<version>/`` (TF Serving's layout) with a
 ``serving_default`` signature: ``images`` float32 [N, H, W, C] in, ``probabilities``,
-``logits`` and ``class_id`` out. The folder appears atomically (written beside, then renamed).
+``logits`` and ``class_id`` out, plus whatever the model's optional
+``serving_outputs(images) -> dict`` returns (ProtoNet: ``nearest_prototype``,
+``prototype_distances``). The folder appears atomically (written beside, then renamed).
 """
 
 from __future__ import annotations
@@ -35,8 +37,13 @@ class _ServingModule:
         @tf.function(input_signature=[tf.TensorSpec((None,) + shape, tf.float32, name="images")])
         def serve(images):
             logits = tf.cast(model(images, training=False), tf.float32)
-            return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits,
-                    "class_id": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+            outputs = {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits,
+                       "class_id": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+            # generic hook: a model may add its own outputs (ProtoNet: prototype distances)
+            extra = getattr(model, "serving_outputs", None)
+            if callable(extra):
+                outputs.update(extra(images))
+            return outputs
 
         module.serve = serve
         return module, {"serving_default": serve}
