@@ -70,14 +70,42 @@ def eval_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate on the first N examples."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
     out: Path = typer.Option(..., "--out", help="Output folder (metrics JSON, confusion matrix PNG)."),
+    attack: Optional[str] = typer.Option(None, "--attack", help="Also attack: pgd, fgsm, ifgs, ensemble "
+                                         "(robustness.json and robustness.png per --eps)."),
+    eps: Optional[str] = typer.Option(None, "--eps", help="Comma-separated eps values, e.g. 0.1,0.2,0.3."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Attack iterations (pgd default 40)."),
+    step_size: Optional[float] = typer.Option(None, "--step-size", help="Attack step (pgd default 2.5*eps/steps)."),
+    restarts: Optional[int] = typer.Option(None, "--restarts", min=1, help="pgd random restarts."),
+    defense: Optional[str] = typer.Option(None, "--defense", help="threshold or threshold:MU (mu by grid search "
+                                          "on training images when omitted)."),
+    pixel_stats: bool = typer.Option(False, "--pixel-stats", help="With --attack: pixel_stats.png of natural vs "
+                                     "adversarial grey levels."),
+    seed: int = typer.Option(0, "--seed", min=0),
 ):
-    """Accuracy, per-class accuracy and a confusion-matrix figure of a model on a data set."""
+    """Accuracy, per-class accuracy and a confusion-matrix figure of a model on a data set;
+    with --attack, clean and robust accuracy per eps (optionally through --defense)."""
     from tfinterp.cli.common import out_dir, quiet_tensorflow
 
     quiet_tensorflow()
+    from tfinterp.errors import UserError
     from tfinterp.evaluate import evaluate_classifier
 
+    if attack is None and (eps or steps or step_size or restarts or pixel_stats):
+        raise UserError("--eps, --steps, --step-size, --restarts and --pixel-stats need --attack")
     folder = out_dir(out)
+    if attack is not None or defense is not None:
+        from tfinterp.attacks.evaluate import evaluate_robustness, parse_eps_list
+
+        if attack is None:
+            raise UserError("--defense needs --attack (e.g. --attack pgd --eps 0.1)")
+        r = evaluate_robustness(model, dataset, split=split, limit=limit, method=attack,
+                                eps_list=parse_eps_list(eps if eps is not None else "0.1"), defense=defense,
+                                batch_size=batch_size, pixel_stats=pixel_stats, out=folder, seed=seed,
+                                steps=steps, step_size=step_size, restarts=restarts)
+        curve = ", ".join(f"eps {row['eps']:g}: {row['accuracy']:.4f}" for row in r["results"])
+        typer.echo(f"clean accuracy {r['clean_accuracy']:.4f}; {attack} {curve} on {r['examples']} examples "
+                   f"of {dataset}/{split}; wrote {folder / 'robustness.json'} and {folder / 'robustness.png'}")
+        return
     result = evaluate_classifier(model, dataset, split=split, limit=limit, batch_size=batch_size, out=folder)
     typer.echo(f"accuracy {result['accuracy']:.4f} on {result['examples']} examples of {dataset}/{split}; "
                f"wrote {folder / 'metrics.json'} and {folder / 'confusion.png'}")
