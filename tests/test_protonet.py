@@ -165,6 +165,23 @@ def test_prototype_explanation_cli(trained, tmp_path, capsys):
     assert (tmp_path / "ex" / "bar_prototypes.png").stat().st_size > 1000
 
 
+def test_adversarial_latents(trained):
+    from tfinterp.explain.adversarial_latents import adversarial_latents
+    from tfinterp.models import load_model
+
+    out, _ = trained
+    m = load_model(str(out / "protonet_fashion_mnist.keras"))
+    rng = np.random.default_rng(2)
+    x = rng.random((3, 28, 28, 1)).astype("float32")
+    r = adversarial_latents(m, x, [0, 1, 2], [-1, 5, -1], steps=(0, 3, 6), eps=0.1, step_size=0.02)
+    np.testing.assert_array_equal(r["adversarial"][:, 0], x)                   # 0 iterations: the input
+    np.testing.assert_allclose(r["decoded"][:, 0], m.decode(m.encode(x)).numpy(), atol=1e-5)
+    np.testing.assert_allclose(r["linf"][:, 1], 0.06, atol=1e-5)               # 3 signed steps of 0.02
+    assert np.all(r["linf"][:, 2] <= 0.1 + 1e-6)                               # projected onto the ball
+    assert r["target_probability"][1, 2] >= r["target_probability"][1, 0]     # targeted row -> class 5
+    assert r["target_probability"][0, 2] <= r["target_probability"][0, 0]     # untargeted: true class drops
+
+
 def test_elastic_deformation():
     from tfinterp.data.augment import _bilinear, elastic_deform
 
@@ -195,6 +212,9 @@ def test_cli_bad_inputs_exit_2(tmp_path, capsys, fake_fashion, tiny_model_path):
     np.save(tmp_path / "x.npy", np.zeros((64, 64, 1), np.float32))
     cases.append(["explain", str(tmp_path / "x.npy"), "--model", str(tiny_model_path), "--method", "prototypes",
                   "--out", o])
+    cases += [["latent-attack", str(tiny_model_path), "--targeted", "8-0", "--out", o],
+              ["latent-attack", str(tiny_model_path), "--steps", "a,b", "--out", o],
+              ["latent-attack", str(tiny_model_path), "--dataset", "fashion_mnist", "--out", o]]
     for argv in cases:
         code = main(argv)
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
