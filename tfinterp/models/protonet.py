@@ -100,15 +100,16 @@ class ProtoNet(keras.Model):
         num_prototypes: m, the number of prototypes (15 in the papers).
         latent_dim: size of the flat latent code; divided over the last conv's HxW
             (28 px, 4 convs: 2x2, so 40 -> 10 channels, the reference setting).
-        filters: channels of the encoder convs before the latent conv (reference 32-32-32);
-            the decoder mirrors them.
+        filters: channels of the encoder convs before the latent conv (reference 32-32-32).
+        decoder_filters: channels of the decoder's layers before the output layer, from the
+            latent end; default (None) mirrors `filters`. A thinner decoder trains faster.
         decoder: ``"deconv"`` (transposed convs, as the reference) or ``"upconv"``
             (nearest upsampling + conv).
         lambdas: weights (class, ae, r1, r2) of the loss terms (reference 20, 1, 1, 1).
     """
 
     def __init__(self, input_shape=(28, 28, 1), num_classes=10, num_prototypes=15, latent_dim=40,
-                 filters=(32, 32, 32), decoder="deconv", lambdas=(20.0, 1.0, 1.0, 1.0), class_names=None,
+                 filters=(32, 32, 32), decoder="deconv", decoder_filters=None, lambdas=(20.0, 1.0, 1.0, 1.0), class_names=None,
                  **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(s) for s in input_shape)
@@ -119,6 +120,8 @@ class ProtoNet(keras.Model):
         self.latent_dim = int(latent_dim)
         self.filters = tuple(int(f) for f in filters)
         self.decoder_kind = str(decoder)
+        self.decoder_filters = (tuple(int(f) for f in decoder_filters) if decoder_filters
+                                else tuple(reversed(self.filters)))
         self.lambdas = tuple(float(v) for v in lambdas)
         self.class_names = list(class_names) if class_names else None
         if self.num_classes < 2:
@@ -127,6 +130,9 @@ class ProtoNet(keras.Model):
             raise UserError(f"ProtoNet: num_prototypes must be at least 1, got {self.num_prototypes}")
         if not self.filters or min(self.filters) < 1:
             raise UserError(f"ProtoNet: filters must be positive channel counts, got {list(self.filters)}")
+        if len(self.decoder_filters) != len(self.filters) or min(self.decoder_filters) < 1:
+            raise UserError(f"ProtoNet: decoder_filters must be {len(self.filters)} positive channel counts "
+                            f"(one per encoder conv), got {list(self.decoder_filters)}")
         if self.decoder_kind not in ("deconv", "upconv"):
             raise UserError(f"ProtoNet: decoder must be 'deconv' or 'upconv', got '{decoder}'")
         if len(self.lambdas) != 4 or min(self.lambdas) < 0:
@@ -167,7 +173,7 @@ class ProtoNet(keras.Model):
         L = keras.layers
         inp = keras.Input(shape=(self.latent_dim,), name="latent")
         x = L.Reshape(self.latent_shape, name="unflatten")(inp)
-        chans = list(reversed(self.filters)) + [self.image_shape[-1]]
+        chans = list(self.decoder_filters) + [self.image_shape[-1]]
         sizes = list(zip(reversed(self._hs[:-1]), reversed(self._ws[:-1])))
         for i, (f, (th, tw)) in enumerate(zip(chans, sizes), start=1):
             last = i == len(chans)
@@ -272,5 +278,6 @@ class ProtoNet(keras.Model):
         config.update({"input_shape": list(self.image_shape), "num_classes": self.num_classes,
                        "num_prototypes": self.num_prototypes, "latent_dim": self.latent_dim,
                        "filters": list(self.filters), "decoder": self.decoder_kind,
+                       "decoder_filters": list(self.decoder_filters),
                        "lambdas": list(self.lambdas), "class_names": self.class_names})
         return config

@@ -32,6 +32,7 @@ class ProtoNetConfig:
     latent_dim: int = 40
     filters: list = field(default_factory=lambda: [32, 32, 32])
     decoder: str = "deconv"           # deconv | upconv
+    decoder_filters: list | None = None  # None: mirror `filters`
     lambda_class: float = 20.0
     lambda_ae: float = 1.0
     lambda_r1: float = 1.0
@@ -102,6 +103,7 @@ def build_protonet(cfg: ProtoNetConfig, shape, num_classes, class_names=None):
 
     return ProtoNet(input_shape=shape, num_classes=num_classes, num_prototypes=cfg.prototypes,
                     latent_dim=cfg.latent_dim, filters=tuple(cfg.filters), decoder=cfg.decoder,
+                    decoder_filters=tuple(cfg.decoder_filters) if cfg.decoder_filters else None,
                     lambdas=(cfg.lambda_class, cfg.lambda_ae, cfg.lambda_r1, cfg.lambda_r2),
                     class_names=class_names)
 
