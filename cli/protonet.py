@@ -30,7 +30,7 @@ def train_protonet_cmd(
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (0.002)."),
     elastic: Optional[bool] = typer.Option(None, "--elastic/--no-elastic", help="Elastic deformation (Simard 2003)."),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N training examples."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only N training examples (seeded random subset)."),
     strategy: Optional[Strategy] = typer.Option(None, "--strategy", help="tf.distribute strategy."),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision",
                                                    help="mixed_float16 policy (for GPUs)."),
