@@ -156,9 +156,24 @@ def test_perturbation_methods_find_the_quadrant():
         assert maps[:, 12:, 12:].max() < 1e-6, method       # far from the quadrant: nothing
         peak = maps.reshape(2, -1).argmax(axis=1)
         assert np.all(peak // 16 < 10) and np.all(peak % 16 < 10), method  # the peak is at the quadrant
-    # Grid-CAM rescales crops, so every crop's top-left is seen; crops anchored in the quadrant score highest
-    maps = get_explainer("gridcam", m, grid=4).explain(x, targets=[0, 1])
-    assert np.all(maps[:, :8, :8].mean(axis=(1, 2)) > maps[:, 8:, 8:].mean(axis=(1, 2)))
+
+
+def test_gridcam_peaks_on_the_bright_square_for_a_brightness_model():
+    """Class 0's logit is 10 x mean brightness: crops holding more of the square score higher."""
+    inp = keras.Input((32, 32, 1))
+    g = keras.layers.GlobalAveragePooling2D()(inp)
+    dense = keras.layers.Dense(2, use_bias=False)
+    model = keras.Model(inp, dense(g))
+    dense.set_weights([np.array([[10.0, 0.0]], "float32")])
+    x = np.zeros((1, 32, 32, 1), "float32")
+    x[0, 20:28, 4:12] = 1.0  # bright square at rows 20-27, cols 4-11
+    maps = get_explainer("gridcam", model, grid=8).explain(x, targets=[0])
+    y, xx = np.unravel_index(maps[0].argmax(), maps[0].shape)
+    assert 20 <= y < 28 and 4 <= xx < 12
+    assert maps[0, 20:28, 4:12].mean() > 2 * maps[0, :8, 20:].mean()
+    for level in (1, 4):
+        single = get_explainer("gridcam", model, grid=8, level=level).explain(x, targets=[0])
+        assert single[0, 20:28, 4:12].mean() > single[0, :8, 20:].mean()
 
 
 def test_guided_inversion_start_point_and_focus():

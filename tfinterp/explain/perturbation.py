@@ -125,8 +125,9 @@ class MeaningfulPerturbation(Explainer):
 class GridCAM(Explainer):
     """Grid-CAM (Baek, Jang & Cho): mean score of the sliding crops covering each grid cell.
 
-    ``grid`` cells per side; crop sizes ``sizes`` (in cells; default 4 levels spread up to
-    half the image); ``level`` picks one crop size (1-based) instead of averaging all four.
+    ``grid`` cells per side; crop sizes ``sizes`` (in cells; default 4 levels, 1/4 to 5/8 of
+    the image: 2, 3, 4, 5 cells of an 8-cell grid); ``level`` picks one crop size (1-based)
+    instead of averaging all of them.
     ``neuron=(layer, channel)`` scores a unit's mean activation instead of a class.
     """
 
@@ -136,7 +137,9 @@ class GridCAM(Explainer):
         from tfinterp.models.layers import feature_model
 
         self.grid = int(grid)
-        self.sizes = tuple(int(s) for s in (sizes or (2, 3, 4, max(5, self.grid // 2 + 1))))
+        if sizes is None:  # 4 crop sizes from a quarter to 5/8 of the image (fewer on tiny grids)
+            sizes = sorted({min(self.grid, max(1, round(self.grid * f))) for f in (0.25, 0.375, 0.5, 0.625)})
+        self.sizes = tuple(int(s) for s in sizes)
         if level is not None:
             if not 1 <= int(level) <= len(self.sizes):
                 raise UserError(f"gridcam level must be 1..{len(self.sizes)}")
