@@ -15,6 +15,14 @@ The mask is a non-negative combination of the channels of a filter layer l1:
 
 Every image in a batch has its own w and its own Adam state; the whole optimisation runs
 inside one `tf.function` (a `tf.while_loop`), with no Python work per step.
+
+One safeguard the paper does not need to state: Adam moves every weight by about ``lr``
+per step, so when the L1 gradient outweighs the inversion gradient for all channels (a
+small network whose features carry less energy than VGG-19's pool5), all weights reach 0
+together after ``init / lr`` steps and the min-max mask becomes 0/0. A step that would zero
+every weight of an image is not taken for that image. gamma and delta balance the L1 term
+against the feature energy of the model at hand; tune them on held-out data as the paper
+did (see configs/localization_clutter64.toml).
 """
 
 from __future__ import annotations
@@ -112,7 +120,11 @@ class GuidedInversion(Explainer):
             v = b2 * v + (1 - b2) * tf.square(g)
             lr = lr0 * tf.pow(0.5, tf.floor(tf.cast(t, tf.float32) / decay)) if decay else lr0
             step = lr * (m / (1 - b1 ** tf1)) / (tf.sqrt(v / (1 - b2 ** tf1)) + eps)
-            return t + 1, tf.nn.relu(w - step), m, v
+            new = tf.nn.relu(w - step)
+            # If the L1 term would clip every weight of an image to 0, its mask is undefined
+            # (0/0 after min-max): keep that image's last defined weights instead.
+            alive = tf.reduce_sum(new, axis=-1, keepdims=True) > 0.0
+            return t + 1, tf.where(alive, new, w), m, v
 
         _, w, _, _ = tf.while_loop(lambda t, *_: t < steps, body,
                                    (tf.constant(0), w, tf.zeros_like(w), tf.zeros_like(w)))
