@@ -88,6 +88,9 @@ def export_cmd(
     model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
     out: Path = typer.Option(..., "--out", help="Base folder; the SavedModel goes to OUT/<version>/."),
     version: Optional[int] = typer.Option(None, "--version", min=1, help="Version number (default: next free)."),
+    with_explanation: Optional[str] = typer.Option(None, "--with-explanation",
+                                                   help="Add an 'explain' signature returning this method's "
+                                                        "saliency map with the prediction (e.g. gradcam)."),
 ):
     """Export a model as a TensorFlow Serving SavedModel (signature serving_default)."""
     from tfinterp.cli.common import quiet_tensorflow
@@ -96,8 +99,10 @@ def export_cmd(
     from tfinterp.export import export_serving
     from tfinterp.models import load_model
 
-    path = export_serving(load_model(model), out, version=version)
-    typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, class_id)")
+    path = export_serving(load_model(model), out, version=version, explanation=with_explanation)
+    extra = f"; explain: images -> saliency ({with_explanation}), probabilities, class_id" if with_explanation else ""
+    typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, "
+               f"class_id{extra})")
 
 
 @app.command("explain")
