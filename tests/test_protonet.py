@@ -219,3 +219,72 @@ def test_cli_bad_inputs_exit_2(tmp_path, capsys, fake_fashion, tiny_model_path):
         code = main(argv)
         err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
         assert code == 2 and len(err) == 1 and err[0].startswith("error: "), (argv, code, err)
+
+
+def test_interrupted_protonet_run_resumes(fake_fashion, tmp_path):
+    import keras
+
+    from tfinterp.training.protonet import train_protonet
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise KeyboardInterrupt("simulated kill after epoch 1")
+
+    seen = []
+
+    class Begin(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    cfg = _cfg(epochs=2, batch_size=30)
+    with pytest.raises(KeyboardInterrupt):
+        train_protonet(cfg, tmp_path, callbacks=[Crash()], verbose=0, figures=False)
+    assert (tmp_path / "backup").exists()
+    r = train_protonet(cfg, tmp_path, callbacks=[Begin()], verbose=0, figures=False)
+    assert seen == [1] and r["metrics"]["epochs_run_this_session"] == 1 and r["metrics"]["epochs_total"] == 2
+
+
+def test_mirrored_step_equals_single_device_step():
+    """One SGD step over 2 replicas (half a batch each) moves the weights as one device does.
+
+    R1 (a min over the batch) is computed per replica, so it is switched off here: every other
+    term is a mean over examples, and the replicas' gradients must add up to the global one."""
+    import keras
+
+    from tfinterp.training.classifier import make_strategy
+
+    rng = np.random.default_rng(3)
+    x = rng.random((8, 28, 28, 1)).astype("float32")
+    y = np.arange(8) % 10
+    weights = []
+    for strategy in (make_strategy("default"), make_strategy("mirrored", 2)):
+        with strategy.scope():
+            tf.keras.utils.set_random_seed(0)
+            m = ProtoNet(**TINY, lambdas=(20.0, 1.0, 0.0, 1.0))
+            m.compile(optimizer=keras.optimizers.SGD(0.01))
+        assert strategy.num_replicas_in_sync in (1, 2)
+        m.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+        weights.append([v.numpy() for v in m.encoder.weights + m.decoder.weights] + [m.prototypes.numpy()])
+    assert make_strategy("mirrored", 2).num_replicas_in_sync == 2
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_mixed_precision_step():
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        tf.keras.utils.set_random_seed(0)
+        m = ProtoNet(**TINY)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3))
+        assert isinstance(m.optimizer, keras.optimizers.LossScaleOptimizer)
+        x = np.random.default_rng(4).random((8, 28, 28, 1)).astype("float32")
+        before = m.encoder.weights[0].numpy().copy()
+        h = m.fit(x, np.arange(8) % 10, batch_size=4, epochs=6, verbose=0).history  # early steps may be skipped while the loss scale settles
+        assert all(np.isfinite(v[-1]) for v in h.values())
+        assert m(x).dtype == tf.float32 and m.prototype_distances(x).dtype == tf.float32
+        assert m.encoder.weights[0].dtype == "float32" and np.abs(m.encoder.weights[0].numpy() - before).max() > 0
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -261,7 +261,8 @@ class ProtoNet(keras.Model):
         x, y = data[0], data[1]
         with tf.GradientTape() as tape:
             terms, logits = self._loss_terms(x, y, training=True)
-            # per-replica mean; the optimizer sums gradients over replicas
+            # per-replica mean; the optimizer sums gradients over replicas (R1, a min over the
+            # batch, is then taken per replica)
             loss = terms["loss"] / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
             scaled = self.optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
