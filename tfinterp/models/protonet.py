@@ -106,11 +106,15 @@ class ProtoNet(keras.Model):
         decoder: ``"deconv"`` (transposed convs, as the reference) or ``"upconv"``
             (nearest upsampling + conv).
         lambdas: weights (class, ae, r1, r2) of the loss terms (reference 20, 1, 1, 1).
+        classifier_init: ``"random"`` (Glorot, as the reference) or ``"class"``: prototype j
+            starts assigned to class j mod K with weight -1 (0 elsewhere), so every class
+            begins with a prototype voting for it (cf. the class-connection initialisation
+            of ProtoPNet, Chen et al. 2019); the weights stay fully trainable.
     """
 
     def __init__(self, input_shape=(28, 28, 1), num_classes=10, num_prototypes=15, latent_dim=40,
                  filters=(32, 32, 32), decoder="deconv", decoder_filters=None, lambdas=(20.0, 1.0, 1.0, 1.0), class_names=None,
-                 **kwargs):
+                 classifier_init="random", **kwargs):
         super().__init__(**kwargs)
         self.image_shape = tuple(int(s) for s in input_shape)
         if len(self.image_shape) != 3:
@@ -124,6 +128,9 @@ class ProtoNet(keras.Model):
                                 else tuple(reversed(self.filters)))
         self.lambdas = tuple(float(v) for v in lambdas)
         self.class_names = list(class_names) if class_names else None
+        self.classifier_init = str(classifier_init)
+        if self.classifier_init not in ("random", "class"):
+            raise UserError(f"ProtoNet: classifier_init must be 'random' or 'class', got '{classifier_init}'")
         if self.num_classes < 2:
             raise UserError(f"ProtoNet: num_classes must be at least 2, got {self.num_classes}")
         if self.num_prototypes < 1:
@@ -151,6 +158,12 @@ class ProtoNet(keras.Model):
         # logits = distances @ W (no bias); W learns negative weights (Li et al. 2018)
         self.classifier = keras.layers.Dense(self.num_classes, use_bias=False, dtype="float32", name="logits")
         self.classifier.build((None, self.num_prototypes))
+        if self.classifier_init == "class":
+            import numpy as np
+
+            w = np.zeros((self.num_prototypes, self.num_classes), "float32")
+            w[np.arange(self.num_prototypes), np.arange(self.num_prototypes) % self.num_classes] = -1.0
+            self.classifier.kernel.assign(w)
         self.layer_aliases = {"latent": "encoder", "logits": "logits"}
         self.input_range = (0.0, 1.0)
         self._trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "ce", "ae", "r1", "r2")}
@@ -280,5 +293,6 @@ class ProtoNet(keras.Model):
                        "num_prototypes": self.num_prototypes, "latent_dim": self.latent_dim,
                        "filters": list(self.filters), "decoder": self.decoder_kind,
                        "decoder_filters": list(self.decoder_filters),
-                       "lambdas": list(self.lambdas), "class_names": self.class_names})
+                       "lambdas": list(self.lambdas), "class_names": self.class_names,
+                       "classifier_init": self.classifier_init})
         return config

@@ -33,6 +33,7 @@ class ProtoNetConfig:
     filters: list = field(default_factory=lambda: [32, 32, 32])
     decoder: str = "deconv"           # deconv | upconv
     decoder_filters: list | None = None  # None: mirror `filters`
+    classifier_init: str = "random"   # random | class (prototype j starts voting for class j mod K)
     lambda_class: float = 20.0
     lambda_ae: float = 1.0
     lambda_r1: float = 1.0
@@ -67,6 +68,8 @@ class ProtoNetConfig:
             raise UserError(f"prototypes must be at least 1, got {self.prototypes}")
         if self.latent_dim < 1:
             raise UserError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if self.classifier_init not in ("random", "class"):
+            raise UserError(f"unknown classifier_init '{self.classifier_init}'; use random or class")
         if self.decoder not in ("deconv", "upconv"):
             raise UserError(f"unknown decoder '{self.decoder}'; use deconv or upconv")
         if min(self.lambda_class, self.lambda_ae, self.lambda_r1, self.lambda_r2) < 0:
@@ -125,7 +128,7 @@ def build_protonet(cfg: ProtoNetConfig, shape, num_classes, class_names=None):
                     latent_dim=cfg.latent_dim, filters=tuple(cfg.filters), decoder=cfg.decoder,
                     decoder_filters=tuple(cfg.decoder_filters) if cfg.decoder_filters else None,
                     lambdas=(cfg.lambda_class, cfg.lambda_ae, cfg.lambda_r1, cfg.lambda_r2),
-                    class_names=class_names)
+                    class_names=class_names, classifier_init=cfg.classifier_init)
 
 
 def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None, figures=True) -> dict:
