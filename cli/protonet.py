@@ -20,7 +20,7 @@ class Decoder(str, enum.Enum):
 @train_app.command("protonet")
 def train_protonet_cmd(
     out: Path = typer.Option(..., "--out", help="Output folder (model, metrics JSON, figures, logs, backups)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file with a [protonet] table."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML config file (its protonet table)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist, fashion_mnist, or a tfds name."),
     prototypes: Optional[int] = typer.Option(None, "--prototypes", min=1, help="Number of prototypes (15)."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", min=1, help="Latent code size (40)."),
