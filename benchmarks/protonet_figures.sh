@@ -1,7 +1,7 @@
 #!/bin/sh
 # The ProtoNet figures of the README, all drawn by the tfinterp CLI (issue 5, parts 3 and 4).
-# Needs the shipped saved_models/protonet_fashion_mnist.keras and a ProtoNet trained on the
-# offline MNIST 5,000-image subset:
+# Needs the two training runs (the first one is shipped as saved_models/protonet_fashion_mnist.*):
+#   tfinterp train protonet --config configs/protonet_fashion_mnist.toml --out runs/protonet_fashion_mnist
 #   tfinterp train protonet --config configs/protonet_mnist.toml --out runs/protonet_mnist_subset
 set -e
 cd "$(dirname "$0")/.."
@@ -9,6 +9,11 @@ TFINTERP=${TFINTERP:-tfinterp}
 PY=${PYTHON:-python}
 D=docs/protonet
 mkdir -p $D/inputs
+# the figures `tfinterp train protonet` drew for the two runs
+for f in prototypes weights losses; do
+    cp runs/protonet_fashion_mnist/protonet_fashion_mnist_$f.png $D/protonet_fashion_mnist_$f.png
+    cp runs/protonet_mnist_subset/protonet_mnist_$f.png $D/protonet_mnist_subset_$f.png
+done
 # three Fashion-MNIST test images (indices 0, 1, 2) as PNG files, as a user would have them
 $PY -c "
 from tfinterp.data import load_arrays, write_png
