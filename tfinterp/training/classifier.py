@@ -55,6 +55,9 @@ class TrainConfig:
         return self
 
 
+_MIRRORED: dict = {}
+
+
 def make_strategy(name: str = "default", cpu_devices: int = 2):
     """A tf.distribute strategy: the default one, Mirrored (GPUs, or logical CPUs), or MultiWorker.
 
@@ -75,8 +78,12 @@ def make_strategy(name: str = "default", cpu_devices: int = 2):
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)])
         except RuntimeError:
             pass  # runtime already initialised: use the devices it has
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")][:cpu_devices]
-        return tf.distribute.MirroredStrategy(devices)
+        devices = tuple(d.name for d in tf.config.list_logical_devices("CPU")[:cpu_devices])
+        # one strategy per device set and process: two MirroredStrategy objects over the same
+        # devices reuse collective instance keys, and the second one's all-reduce then fails
+        if devices not in _MIRRORED:
+            _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+        return _MIRRORED[devices]
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"unknown strategy '{name}'; use default, mirrored or multiworker")
