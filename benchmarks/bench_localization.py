@@ -81,6 +81,13 @@ def main(argv=None):
                "config": cfg, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "model": loc["model"], "tune_n": len(tune["labels"]),
                "test_n": len(test["labels"]), "methods": {}}
+    if args.methods and Path(args.out).exists():  # re-run some methods into earlier results
+        previous = json.loads(Path(args.out).read_text())
+        if previous.get("tune_n") == results["tune_n"] and previous.get("test_n") == results["test_n"]:
+            previous.setdefault("reruns", []).append({"command": results["command"], "date": results["date"],
+                                                      "methods": methods})
+            previous["config"] = cfg
+            results = previous
     if args.adversarial_only:
         results = json.loads(Path(args.out).read_text())
         results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
