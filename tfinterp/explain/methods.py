@@ -53,3 +53,6 @@ class GradCAM(Explainer):
         cam = tf.nn.relu(tf.reduce_sum(weights * acts, axis=-1, keepdims=True))
         cam = tf.image.resize(cam, self.input_shape[:2], method="bilinear")
         return cam[..., 0]
+
+
+from tfinterp.explain import guided, relevance  # noqa: E402,F401  (registers the rule-based explainers)
