@@ -24,10 +24,10 @@ Layer rules (z = layer input, a = pre-activation output, R = relevance):
 | layer | LRP | DeepLIFT |
 | --- | --- | --- |
 | Dense, Conv1D/2D/3D (any padding, strides, dilation) | epsilon or alpha-beta rule on the linear part; a fused ReLU passes relevance through | linear; fused elementwise activation: rescale |
-| BatchNormalization | folded into the preceding Dense/Conv when it is that layer's only consumer; else the rule on its affine map | linear |
+| BatchNormalization | folded into the preceding Dense/Conv when it is that layer's only consumer; else epsilon: the rule on its affine map, alpha-beta: passed through (one input per neuron) | linear |
 | ReLU / Activation('relu') | identity | rescale |
 | other elementwise activations (sigmoid, tanh, ELU, LeakyReLU, ...) | unsupported | rescale |
-| MaxPooling, GlobalMaxPooling | winner takes all | the gradient route scaled so that the window's Delta is kept exactly |
+| MaxPooling, GlobalMaxPooling | winner takes all | to the window's winner in x or in the reference (the larger Delta x), scaled by Delta y / Delta x: exact |
 | AveragePooling, GlobalAveragePooling | the rule on the (linear, non-negative) pooling map | linear |
 | Add | split in proportion to the summands (epsilon), to their positive / negative parts (alpha-beta) | linear |
 | Flatten, Reshape, Permute, Dropout (identity at inference), ZeroPadding, Cropping, Concatenate | relevance moves with the values | linear |
@@ -203,6 +203,10 @@ class _LRP(Explainer):
         """Relevance of each summand of z = sum(xs), given r."""
         raise NotImplementedError
 
+    def _affine(self, x, scale, shift):
+        """A BatchNorm that could not be folded: y = scale * x + shift, one input per neuron."""
+        return self._linear(lambda a, k: a * k, scale, shift, x)
+
     def _linear(self, fn, kernel, bias, x):
         @tf.custom_gradient
         def f(x):
@@ -237,7 +241,7 @@ class _LRP(Explainer):
             scale, shift = bn_affine(layer)
             rank, axis = x.shape.rank, layer.axis if isinstance(layer.axis, int) else layer.axis[0]
             scale, shift = _channel_shape(scale, rank, axis), _channel_shape(shift, rank, axis)
-            return self._linear(lambda a, k: a * k, scale, shift, x)
+            return self._affine(x, scale, shift)
         if kind == "relu":
             return _identity_backward(args[0], tf.nn.relu)
         if kind == "avgpool":
@@ -325,6 +329,11 @@ class LRPAlphaBeta(_LRP):
     def params(self):
         return {"alpha": self.alpha, "beta": self.beta}
 
+    def _affine(self, x, scale, shift):
+        # one input per neuron: it receives all the relevance (the rule with alpha - beta = 1
+        # would drop it where scale * x < 0, e.g. a negative BatchNorm scale after a ReLU)
+        return _identity_backward(x, lambda a: a * scale + shift)
+
     def _share(self, fn, kernel, xp, xn, r, positive):
         """Relevance of x = xp + xn in proportion to the positive (or negative) contributions."""
         if kernel is None:  # pooling: all weights are 1/k > 0
@@ -369,19 +378,61 @@ def _rescale(fn, x, tol):
     def f(x):
         y = fn(x)
 
-        def grad(g):
+        def grad(g, variables=None):  # `variables`: an activation layer with weights (PReLU)
             n = tf.shape(x)[0] // 2
             dx, dy = x[:n] - x[n:], y[:n] - y[n:]
             local = vjp(fn, x, g)[:n]
             near = tf.abs(dx) < tol
             m = tf.where(near, local, g[:n] * dy / tf.where(near, tf.ones_like(dx), dx))
-            return tf.concat([m, tf.zeros_like(m)], axis=0)
+            m = tf.concat([m, tf.zeros_like(m)], axis=0)
+            return (m, [tf.zeros_like(v) for v in variables]) if variables else m
         return y, grad
     return f(x)
 
 
-def _scaled_max(fn, x, tol):
-    """Max pooling on [x; x0]; the gradient route, scaled per window so that Delta x . m = Delta y . m_out."""
+def _max_route(layer, x):
+    """(gather, scatter) of a max pooling at `x`: the window winners' values, and its transpose.
+
+    Built from one argmax, so the two maps are exact transposes of each other even where a
+    window has ties (TF's MaxPoolGrad and MaxPoolGradGrad may break ties differently).
+    None for layouts other than channels-last 2-D pooling.
+    """
+    from keras.src.layers.pooling.base_pooling import BasePooling
+
+    if getattr(layer, "data_format", "channels_last") != "channels_last" or x.shape.rank != 4:
+        return None
+    shape = tf.shape(x, out_type=tf.int64)
+    if isinstance(layer, BasePooling):
+        _, idx = tf.nn.max_pool_with_argmax(x, list(layer.pool_size), list(layer.strides),
+                                            layer.padding.upper(), include_batch_in_index=True)
+        size = tf.reduce_prod(shape)
+
+        def gather(d):
+            return tf.gather(tf.reshape(d, [-1]), idx)
+
+        def scatter(v):
+            return tf.reshape(tf.scatter_nd(idx[..., None], v, size[None]), shape)
+        return gather, scatter
+    # global max pooling: one winner per (image, channel)
+    flat = tf.reshape(x, tf.stack([shape[0], -1, shape[3]]))
+    onehot = tf.one_hot(tf.argmax(flat, axis=1), tf.shape(flat)[1], axis=1, dtype=x.dtype)
+
+    def gather(d):
+        out = tf.reduce_sum(tf.reshape(d, tf.shape(flat)) * onehot, axis=1)
+        return tf.reshape(out, [-1, 1, 1, x.shape[-1]]) if layer.keepdims else out
+
+    def scatter(v):
+        return tf.reshape(onehot * tf.reshape(v, [-1, 1, x.shape[-1]]), shape)
+    return gather, scatter
+
+
+def _scaled_max(layer, fn, x, tol):
+    """Max pooling on [x; x0] with multipliers that keep each window's Delta y exactly.
+
+    The output multiplier goes to one input per window, the window's winner in x (the
+    gradient route) or its winner in the reference, whichever has the larger |Delta x|,
+    scaled by Delta y / Delta x_winner.
+    """
     @tf.custom_gradient
     def f(x):
         y = fn(x)
@@ -389,16 +440,33 @@ def _scaled_max(fn, x, tol):
         def grad(g):
             n = tf.shape(x)[0] // 2
             direction = tf.concat([x[:n] - x[n:], tf.zeros_like(x[n:])], axis=0)
-            # J(Delta x): Delta x at each window's winner, as d/dv <vjp(v), Delta x>
-            v = tf.zeros_like(y)
-            with tf.GradientTape() as outer:
-                outer.watch(v)
-                inner = tf.reduce_sum(vjp(fn, x, v) * direction)
-            jd = outer.gradient(inner, v)[:n]
+            route = _max_route(layer, x)
+            if route is not None:
+                gather, scatter = route
+            else:  # other layouts: the route and its transpose from the gradient and its gradient
+                def scatter(v):
+                    return vjp(fn, x, v)
+
+                def gather(d):
+                    v = tf.zeros_like(y)
+                    with tf.GradientTape() as outer:
+                        outer.watch(v)
+                        inner = tf.reduce_sum(scatter(v) * d)
+                    return outer.gradient(inner, v)
+            # Delta x at each window's winner in x, and at its winner in the reference: either
+            # route keeps Delta y exactly; use the one with the larger |Delta x| (if the x winner
+            # has none while Delta y != 0, the reference winner has one).
+            jd = gather(direction)[:n]
+            jd0 = gather(tf.concat([tf.zeros_like(x[n:]), x[:n] - x[n:]], axis=0))[n:]
+            use_ref = tf.abs(jd0) > tf.abs(jd)
+            best = tf.where(use_ref, jd0, jd)
             dy = y[:n] - y[n:]
-            near = tf.abs(jd) < tol
-            scaled = tf.where(near, g[:n], g[:n] * dy / tf.where(near, tf.ones_like(jd), jd))
-            m = vjp(fn, x, tf.concat([scaled, tf.zeros_like(scaled)], axis=0))[:n]
+            near = tf.abs(best) < tol
+            scaled = tf.where(near, g[:n], g[:n] * dy / tf.where(near, tf.ones_like(best), best))
+            zero = tf.zeros_like(scaled)
+            at_x = scatter(tf.concat([tf.where(use_ref, zero, scaled), zero], axis=0))[:n]
+            at_ref = scatter(tf.concat([zero, tf.where(use_ref, scaled, zero)], axis=0))[n:]
+            m = at_x + at_ref
             return tf.concat([m, tf.zeros_like(m)], axis=0)
         return y, grad
     return f(x)
@@ -445,7 +513,7 @@ class DeepLIFT(Explainer):
         if kind in ("relu", "activation"):
             return _rescale(call, args[0], tol)
         if kind == "maxpool":
-            return _scaled_max(call, args[0], tol)
+            return _scaled_max(layer, call, args[0], tol)
         return call(*args, **kwargs)  # linear or value-moving layers: ordinary chain rule
 
     def attribute(self, images, targets):
