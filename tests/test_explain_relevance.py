@@ -448,3 +448,22 @@ def test_unsupported_layers_are_named():
         get_explainer("lrp-alphabeta", dense_net(), alpha=1.0, beta=1.0)
     with pytest.raises(UserError, match="baseline"):
         get_explainer("deeplift", dense_net(), baseline=np.zeros((2, 2)))
+
+
+class HiddenBlock(L.Layer):
+    """A custom layer owning a ReLU conv: the rules cannot reach inside it."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.conv = L.Conv2D(2, 3, activation="relu")
+
+    def call(self, x):
+        return self.conv(x)
+
+
+def test_relu_hidden_in_a_custom_layer_is_an_error_not_a_silent_gradient():
+    inp = keras.Input((6, 6, 1))
+    model = keras.Model(inp, L.Dense(2)(L.Flatten()(HiddenBlock(name="blk")(inp))))
+    for method in RULE_METHODS:
+        with pytest.raises(UserError, match="blk"):
+            get_explainer(method, model)

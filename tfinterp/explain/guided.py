@@ -127,16 +127,17 @@ def linear_part(layer):
     if mode:
         raise UserError(f"layer '{layer.name}' ({type(layer).__name__}) is quantized ({mode}); "
                         "rule-based explainers need float weights")
-    kernel = tf.convert_to_tensor(layer.kernel)
-    bias = tf.convert_to_tensor(layer.bias) if getattr(layer, "bias", None) is not None else None
+    dtype = layer.compute_dtype  # mixed precision: compute as the layer does
+    kernel = tf.cast(tf.convert_to_tensor(layer.kernel), dtype)
+    bias = tf.cast(tf.convert_to_tensor(layer.bias), dtype) if getattr(layer, "bias", None) is not None else None
     if isinstance(layer, keras.layers.Dense):
-        return (lambda x, k: keras.ops.matmul(x, k)), kernel, bias
+        return (lambda x, k: keras.ops.matmul(tf.cast(x, dtype), k)), kernel, bias
     if isinstance(layer, BaseConv):
         if bias is not None:
             shape = ((1,) * (layer.rank + 1) + (layer.filters,) if layer.data_format == "channels_last"
                      else (1, layer.filters) + (1,) * layer.rank)
             bias = tf.reshape(bias, shape)
-        return (lambda x, k: layer.convolution_op(x, k)), kernel, bias
+        return (lambda x, k: layer.convolution_op(tf.cast(x, dtype), k)), kernel, bias
     raise UserError(f"layer '{layer.name}': no linear part known for {type(layer).__name__}")
 
 
@@ -195,6 +196,12 @@ class _ReLURuleExplainer(Explainer):
                 raise UserError(f"{self.method_name}: layer '{path}' ({type(layer).__name__}) has a fused ReLU "
                                 "that cannot be separated from its linear part; supported: Dense, Conv1D/2D/3D, "
                                 "ReLU and Activation('relu') layers")
+            hidden = [sub.name for sub in layer._flatten_layers(include_self=False, recursive=True)
+                      if _relu_like_layer(sub)]
+            if hidden:
+                raise UserError(f"{self.method_name}: layer '{path}' ({type(layer).__name__}) hides ReLUs "
+                                f"({', '.join(hidden[:3])}) inside a custom layer, where their backward rule "
+                                "cannot be replaced; build the block as a functional or Sequential sub-model")
 
     def _rule(self, layer, call, args, kwargs, graph):
         rule = type(self)._relu_rule

@@ -226,7 +226,7 @@ class _LRP(Explainer):
             fn, kernel, bias = linear_part(layer)
             bn = folds.get(id(layer))
             if bn is not None:  # fold: W' = W * s, b' = b * s + t
-                scale, shift = bn_affine(bn)
+                scale, shift = (tf.cast(v, kernel.dtype) for v in bn_affine(bn))
                 kernel = kernel * scale
                 bias = shift if bias is None else bias * scale + shift
             z = self._linear(fn, kernel, bias, args[0])
@@ -238,7 +238,7 @@ class _LRP(Explainer):
             if any(b is layer for b in folds.values()):
                 return args[0]  # already applied by the layer it was folded into
             x = args[0]
-            scale, shift = bn_affine(layer)
+            scale, shift = (tf.cast(v, x.dtype) for v in bn_affine(layer))
             rank, axis = x.shape.rank, layer.axis if isinstance(layer.axis, int) else layer.axis[0]
             scale, shift = _channel_shape(scale, rank, axis), _channel_shape(shift, rank, axis)
             return self._affine(x, scale, shift)
