@@ -224,6 +224,7 @@ class _ReLURuleExplainer(Explainer):
             return rule(preactivation(layer, args[0]))
         return call(*args, **kwargs)
 
+    @tf.autograph.experimental.do_not_convert  # plain Python: no autograph around custom gradients
     def attribute(self, images, targets):
         with tf.GradientTape() as tape:
             tape.watch(images)

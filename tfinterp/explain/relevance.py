@@ -19,20 +19,29 @@ For LRP the "gradient" flowing backwards *is* the relevance (started with
 forward pass runs on ``[x; baseline]`` at once, so every nonlinearity sees its input
 and its reference input.
 
-Layer rules (z = layer input, a = pre-activation output, R = relevance):
+Layer rules (LRP / DeepLIFT):
 
-| layer | LRP | DeepLIFT |
-| --- | --- | --- |
-| Dense, Conv1D/2D/3D (any padding, strides, dilation) | epsilon or alpha-beta rule on the linear part; a fused ReLU passes relevance through | linear; fused elementwise activation: rescale |
-| BatchNormalization | folded into the preceding Dense/Conv when it is that layer's only consumer; else epsilon: the rule on its affine map, alpha-beta: passed through (one input per neuron) | linear |
-| ReLU / Activation('relu') | identity | rescale |
-| other elementwise activations (sigmoid, tanh, ELU, LeakyReLU, ...) | unsupported | rescale |
-| MaxPooling, GlobalMaxPooling | winner takes all | to the window's winner in x or in the reference (the larger Delta x), scaled by Delta y / Delta x: exact |
-| AveragePooling, GlobalAveragePooling | the rule on the (linear, non-negative) pooling map | linear |
-| Add | split in proportion to the summands (epsilon), to their positive / negative parts (alpha-beta) | linear |
-| Flatten, Reshape, Permute, Dropout (identity at inference), ZeroPadding, Cropping, Concatenate | relevance moves with the values | linear |
-| CaffePreprocess, Rescaling (fixed input preprocessing) | passes through (channel order undone) | linear |
-| nested Sequential / functional sub-models, zoo Classifier | descended into | descended into |
+- Dense, Conv1D/2D/3D (any padding, strides, dilation): the epsilon or alpha-beta rule on
+  the linear part, a fused ReLU passing relevance through / linear, and a fused
+  elementwise activation gets the rescale rule.
+- BatchNormalization: folded into the preceding Dense/Conv when it is that layer's only
+  consumer; otherwise epsilon treats it as an affine layer and alpha-beta passes relevance
+  through (one input per neuron) / linear.
+- ReLU, Activation('relu'): identity / rescale. Other elementwise activations (sigmoid,
+  tanh, ELU, LeakyReLU, ...): unsupported / rescale.
+- Max pooling (local and global): winner takes all / the window's winner in x or in the
+  reference (the one with the larger Delta x) gets the multiplier scaled by Delta y /
+  Delta x, so the window's difference is kept exactly (2-D channels-last pools take the
+  winners from one argmax; other layouts from the gradient, exact unless a window ties).
+- AveragePooling, GlobalAveragePooling: the rule on the linear, non-negative pooling map /
+  linear.
+- Add: split in proportion to the summands (epsilon) or to their positive and negative
+  parts (alpha-beta) / linear.
+- Flatten, Reshape, Permute, Dropout (identity at inference), ZeroPadding, Cropping,
+  Concatenate: relevance moves with the values / linear.
+- CaffePreprocess, Rescaling (fixed input preprocessing): relevance passes through, the
+  channel flip undone / linear.
+- Nested Sequential / functional sub-models and zoo Classifiers: descended into.
 
 Any other layer raises a `UserError` naming its path and type.
 """
@@ -269,6 +278,7 @@ class _LRP(Explainer):
         # maxpool (the gradient routes all relevance to the winner) and value-moving layers
         return call(*args, **kwargs)
 
+    @tf.autograph.experimental.do_not_convert  # plain Python: no autograph around custom gradients
     def attribute(self, images, targets):
         with tf.GradientTape() as tape:
             tape.watch(images)
@@ -516,6 +526,7 @@ class DeepLIFT(Explainer):
             return _scaled_max(layer, call, args[0], tol)
         return call(*args, **kwargs)  # linear or value-moving layers: ordinary chain rule
 
+    @tf.autograph.experimental.do_not_convert  # plain Python: no autograph around custom gradients
     def attribute(self, images, targets):
         n = tf.shape(images)[0]
         reference = tf.broadcast_to(self._baseline[None], tf.shape(images))
