@@ -32,6 +32,9 @@ def quiet_tensorflow():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")
+            # TF's retracing heuristic counts calls across *instances*; each explainer's
+            # tf.function has a fixed signature and traces once, so the warning is noise here.
+            tf.get_logger().setLevel("ERROR")
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
