@@ -85,7 +85,8 @@ class GuidedInversion(Explainer):
         if len(self._features.output[self.l1].shape) != 4:
             raise UserError(f"filter layer l1='{self.l1}' must be convolutional (rank 4)")
         super().__init__(model, batch_size=batch_size)
-        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature)
+        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
+                                          autograph=False)
 
     @property
     def params(self):
