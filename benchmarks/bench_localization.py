@@ -58,6 +58,8 @@ def main(argv=None):
     ap.add_argument("--config", default=str(ROOT / "configs/localization_clutter64.toml"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/localization_clutter64.json"))
     ap.add_argument("--methods", default=None, help="comma-separated subset of the config's methods")
+    ap.add_argument("--adversarial-only", action="store_true",
+                    help="reuse --out's clean results (alphas, parameters) and add the PGD section")
     args = ap.parse_args(argv)
     cfg = tomllib.loads(Path(args.config).read_text())
     loc = cfg["localization"]
@@ -79,6 +81,20 @@ def main(argv=None):
                "config": cfg, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "model": loc["model"], "tune_n": len(tune["labels"]),
                "test_n": len(test["labels"]), "methods": {}}
+    if args.methods and Path(args.out).exists():  # re-run some methods into earlier results
+        previous = json.loads(Path(args.out).read_text())
+        if previous.get("tune_n") == results["tune_n"] and previous.get("test_n") == results["test_n"]:
+            previous.setdefault("reruns", []).append({"command": results["command"], "date": results["date"],
+                                                      "methods": methods})
+            previous["config"] = cfg
+            results = previous
+    if args.adversarial_only:
+        results = json.loads(Path(args.out).read_text())
+        results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
+        write_json(args.out, results)
+        Path(args.out).with_suffix(".md").write_text(table(results))
+        print(table(results))
+        return
     # targets: the true class (the localization protocol explains the ground-truth class)
     for name in methods:
         spec = variants.get(name, {"method": name, "params": {}})

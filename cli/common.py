@@ -9,7 +9,8 @@ from pathlib import Path
 from tfinterp.errors import UserError
 
 
-_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ")
+_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ",
+          "To enable the following instructions:")
 
 
 def quiet_tensorflow():

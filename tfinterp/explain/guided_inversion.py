@@ -81,10 +81,12 @@ class GuidedInversion(Explainer):
         h = model_input_shape(model)[0]
         self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 11.0 * h / 224.0
         self._features = feature_model(model, [self.l0, self.l1], include_output=True)
+        self._to_l0 = feature_model(model, [self.l0])  # stage 1 needs nothing above l0
         if len(self._features.output[self.l1].shape) != 4:
             raise UserError(f"filter layer l1='{self.l1}' must be convolutional (rank 4)")
         super().__init__(model, batch_size=batch_size)
-        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature)
+        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
+                                          autograph=False)
 
     @property
     def params(self):
@@ -141,7 +143,7 @@ class GuidedInversion(Explainer):
         def inversion_loss(w):
             m = self._mask(w, acts, size)
             phi = images * m + p * (1.0 - m)
-            f = tf.cast(self._features(phi, training=False)[self.l0], tf.float32)
+            f = tf.cast(self._to_l0(phi, training=False)[self.l0], tf.float32)
             err = tf.reduce_sum(tf.square(f - ref), axis=list(range(1, ref.shape.rank)))
             return tf.reduce_sum(err + self.gamma * tf.reduce_sum(tf.abs(w), axis=-1))
 
@@ -149,8 +151,9 @@ class GuidedInversion(Explainer):
             m = self._mask(w, acts, size)
             phi = images * m + p * (1.0 - m)
             phi_bg = images * (1.0 - m) + p * m
-            loss = -self._score(phi, targets) + self.lam * self._score(phi_bg, targets) \
-                + self.delta * tf.reduce_sum(tf.abs(w), axis=-1)
+            both = self._score(tf.concat([phi, phi_bg], 0), tf.concat([targets, targets], 0))  # one pass
+            fg, bg = tf.split(both, 2)
+            loss = -fg + self.lam * bg + self.delta * tf.reduce_sum(tf.abs(w), axis=-1)
             return tf.reduce_sum(loss)
 
         w1 = self._adam(inversion_loss, w0, self.steps1, self.lr, 0)

@@ -145,3 +145,4 @@ class GradCAM(Explainer):
         cam = tf.image.resize(cam, self.input_shape[:2], method="bilinear")
         return cam[..., 0]
 from tfinterp.explain import guided_inversion, perturbation  # noqa: E402,F401  (register their methods)
+from tfinterp.explain import guided, relevance  # noqa: E402,F401  (registers the rule-based explainers)

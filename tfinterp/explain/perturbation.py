@@ -8,6 +8,9 @@
   pixel, 0 replaces it with a blurred copy) minimising ``l1*mean|1-m| + tv*TV_beta(m) +
   p_c(x*m + blur(x)*(1-m))`` with Adam; saliency = 1 - m. Defaults from the paper (300
   steps, lr 0.1, l1 1e-4, tv 1e-2, beta 3, 28x28 mask, blur radius 10 at 224 px).
+  ``score="logit"`` deletes evidence for the logit instead of the probability: when the
+  softmax is saturated (p = 1.000) its gradient vanishes, Adam normalises the remaining
+  noise into full-size steps, and the probability objective returns a random mask.
 - ``gridcam``: the sliding-window activation map of Baek, Jang & Cho ("Can we interpret the
   black box?"): the image is cut into a ``grid`` x ``grid`` lattice; square crops of 4 sizes
   slide over it, each crop (resized to the input size) is scored, and a cell's value is the
@@ -74,20 +77,23 @@ class MeaningfulPerturbation(Explainer):
 
     def __init__(self, model, steps: int = 300, lr: float = 0.1, l1: float = 1e-4, tv: float = 1e-2,
                  tv_beta: float = 3.0, mask_size: int = 28, blur_sigma: float | None = None,
-                 batch_size: int = 32):
+                 score: str = "probability", batch_size: int = 32):
         from tfinterp.data.imageio import model_input_shape
 
         h = model_input_shape(model)[0]
         self.steps, self.lr, self.l1, self.tv, self.tv_beta = int(steps), float(lr), float(l1), float(tv), \
             float(tv_beta)
         self.mask_size = int(min(mask_size, h))
+        if score not in ("probability", "logit"):
+            raise UserError(f"score must be 'probability' or 'logit', got '{score}'")
+        self.score = score
         self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 10.0 * h / 224.0
         super().__init__(model, batch_size=batch_size)
 
     @property
     def params(self):
         return {"steps": self.steps, "lr": self.lr, "l1": self.l1, "tv": self.tv, "tv_beta": self.tv_beta,
-                "mask_size": self.mask_size, "blur_sigma": round(self.blur_sigma, 4)}
+                "mask_size": self.mask_size, "blur_sigma": round(self.blur_sigma, 4), "score": self.score}
 
     def attribute(self, images, targets):
         size = tf.shape(images)[1:3]
@@ -103,7 +109,7 @@ class MeaningfulPerturbation(Explainer):
             dx = tf.abs(m[:, :, 1:] - m[:, :, :-1]) ** self.tv_beta
             tv = tf.reduce_mean(dy, [1, 2, 3]) + tf.reduce_mean(dx, [1, 2, 3])
             return tf.reduce_sum(self.l1 * tf.reduce_mean(tf.abs(1.0 - m), [1, 2, 3]) + self.tv * tv
-                                 + _scores(self.model, x, targets))
+                                 + _scores(self.model, x, targets, self.score == "probability"))
 
         def body(t, m, mo, v):
             with tf.GradientTape() as tape:

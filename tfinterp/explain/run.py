@@ -42,8 +42,10 @@ def build_explainer(method: str, model, params: dict | None = None, layer: str |
     """An explainer for `method` with `params`; `layer` goes to methods that take one."""
     import inspect
 
-    from tfinterp.explain.base import _REGISTRY, get_explainer
+    from tfinterp.explain.base import _REGISTRY, get_explainer, list_methods
 
+    if method not in list_methods():  # also registers the built-in methods
+        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
     params = dict(params or {})
     accepted = inspect.signature(_REGISTRY[method].__init__).parameters
     takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
