@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, normalize_maps, register
+from tfinterp.explain.optim import adam_minimize
 
 
 def gaussian_blur(images, sigma: float):
@@ -108,29 +109,13 @@ class GuidedInversion(Explainer):
             logits = tf.nn.softmax(logits, axis=-1)
         return gather_target(logits, targets)
 
-    def _adam(self, loss_fn, w, steps, lr0, decay):
-        """`steps` Adam steps on w (one w and Adam state per image), w clipped at 0."""
-        b1, b2, eps = 0.9, 0.999, 1e-8
-
-        def body(t, w, m, v):
-            with tf.GradientTape() as tape:
-                tape.watch(w)
-                loss = loss_fn(w)
-            g = tape.gradient(loss, w)
-            tf1 = tf.cast(t + 1, tf.float32)
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * tf.square(g)
-            lr = lr0 * tf.pow(0.5, tf.floor(tf.cast(t, tf.float32) / decay)) if decay else lr0
-            step = lr * (m / (1 - b1 ** tf1)) / (tf.sqrt(v / (1 - b2 ** tf1)) + eps)
-            new = tf.nn.relu(w - step)
-            # If the L1 term would clip every weight of an image to 0, its mask is undefined
-            # (0/0 after min-max): keep that image's last defined weights instead.
-            alive = tf.reduce_sum(new, axis=-1, keepdims=True) > 0.0
-            return t + 1, tf.where(alive, new, w), m, v
-
-        _, w, _, _ = tf.while_loop(lambda t, *_: t < steps, body,
-                                   (tf.constant(0), w, tf.zeros_like(w), tf.zeros_like(w)))
-        return w
+    @staticmethod
+    def _keep_defined(new, old):
+        """Clip at 0; if that would zero every weight of an image (an undefined 0/0 mask),
+        keep that image's last defined weights."""
+        new = tf.nn.relu(new)
+        alive = tf.reduce_sum(new, axis=-1, keepdims=True) > 0.0
+        return tf.where(alive, new, old)
 
     def _both_batch(self, images, targets):
         size = tf.shape(images)[1:3]
@@ -156,9 +141,9 @@ class GuidedInversion(Explainer):
             loss = -fg + self.lam * bg + self.delta * tf.reduce_sum(tf.abs(w), axis=-1)
             return tf.reduce_sum(loss)
 
-        w1 = self._adam(inversion_loss, w0, self.steps1, self.lr, 0)
+        w1 = adam_minimize(inversion_loss, w0, self.steps1, self.lr, self._keep_defined)
         stage1 = self._mask(w1, acts, size)[..., 0]
-        w2 = self._adam(target_loss, w1, self.steps2, self.lr, self.decay_every)
+        w2 = adam_minimize(target_loss, w1, self.steps2, self.lr, self._keep_defined, self.decay_every)
         stage2 = self._mask(w2, acts, size)[..., 0]
         return normalize_maps(stage2), normalize_maps(stage1)
 

@@ -26,6 +26,7 @@ import tensorflow as tf
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, register
 from tfinterp.explain.guided_inversion import gaussian_blur
+from tfinterp.explain.optim import adam_minimize
 
 
 def _scores(model, images, targets, probability=True):
@@ -98,9 +99,7 @@ class MeaningfulPerturbation(Explainer):
     def attribute(self, images, targets):
         size = tf.shape(images)[1:3]
         blurred = gaussian_blur(images, self.blur_sigma)
-        n = tf.shape(images)[0]
-        m0 = tf.ones([n, self.mask_size, self.mask_size, 1])
-        b1, b2, eps = 0.9, 0.999, 1e-8
+        m0 = tf.ones([tf.shape(images)[0], self.mask_size, self.mask_size, 1])
 
         def loss_fn(m):
             up = tf.image.resize(m, size, method="bilinear")
@@ -111,19 +110,7 @@ class MeaningfulPerturbation(Explainer):
             return tf.reduce_sum(self.l1 * tf.reduce_mean(tf.abs(1.0 - m), [1, 2, 3]) + self.tv * tv
                                  + _scores(self.model, x, targets, self.score == "probability"))
 
-        def body(t, m, mo, v):
-            with tf.GradientTape() as tape:
-                tape.watch(m)
-                loss = loss_fn(m)
-            g = tape.gradient(loss, m)
-            tf1 = tf.cast(t + 1, tf.float32)
-            mo = b1 * mo + (1 - b1) * g
-            v = b2 * v + (1 - b2) * tf.square(g)
-            m = m - self.lr * (mo / (1 - b1 ** tf1)) / (tf.sqrt(v / (1 - b2 ** tf1)) + eps)
-            return t + 1, tf.clip_by_value(m, 0.0, 1.0), mo, v
-
-        _, m, _, _ = tf.while_loop(lambda t, *_: t < self.steps, body,
-                                   (tf.constant(0), m0, tf.zeros_like(m0), tf.zeros_like(m0)))
+        m = adam_minimize(loss_fn, m0, self.steps, self.lr, lambda new, old: tf.clip_by_value(new, 0.0, 1.0))
         return 1.0 - tf.image.resize(m, size, method="bilinear")[..., 0]
 
 
