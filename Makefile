@@ -24,7 +24,7 @@ venv-test: $(VENV)/.stamp-test
 
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/tfinterp explain saved_models/samples/clutter64_0.png \
-	    --model vggsmall_clutter64 --method gradcam --out $(OUT)
+	    --model vggsmall_clutter64 --method guided-inversion --out $(OUT)
 	@echo "demo: heatmap and JSON summary written under $(OUT)/"
 
 test: $(VENV)/.stamp-test

@@ -116,6 +116,9 @@ def export_cmd(
     model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
     out: Path = typer.Option(..., "--out", help="Base folder; the SavedModel goes to OUT/<version>/."),
     version: Optional[int] = typer.Option(None, "--version", min=1, help="Version number (default: next free)."),
+    with_explanation: Optional[str] = typer.Option(None, "--with-explanation",
+                                                   help="Add an 'explain' signature returning this method's "
+                                                        "saliency map with the prediction (e.g. gradcam)."),
 ):
     """Export a model as a TensorFlow Serving SavedModel (signature serving_default)."""
     from tfinterp.cli.common import quiet_tensorflow
@@ -124,17 +127,24 @@ def export_cmd(
     from tfinterp.export import export_serving
     from tfinterp.models import load_model
 
-    path = export_serving(load_model(model), out, version=version)
-    typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, class_id)")
+    path = export_serving(load_model(model), out, version=version, explanation=with_explanation)
+    extra = f"; explain: images -> saliency ({with_explanation}), probabilities, class_id" if with_explanation else ""
+    typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, "
+               f"class_id{extra})")
 
 
 @app.command("explain")
 def explain_cmd(
     images: List[str] = typer.Argument(..., help="Image files (PNG/JPEG/BMP/GIF or .npy), folders or globs."),
-    method: str = typer.Option("gradcam", "--method", help="Explanation method (see --list-methods)."),
+    method: str = typer.Option("guided-inversion", "--method",
+                               help="guided-inversion, gradient, gradient-x-input, integrated-gradients, smoothgrad, "
+                                    "gradcam, occlusion, meaningful-perturbation, gridcam, ... or all."),
     model: str = typer.Option("vggsmall_clutter64", "--model", help="Shipped model stem, zoo name or .keras path."),
     target: Optional[int] = typer.Option(None, "--target", help="Class to explain (default: the predicted class)."),
     layer: Optional[str] = typer.Option(None, "--layer", help="Layer for layer-based methods (alias or path)."),
+    param: Optional[List[str]] = typer.Option(None, "--param", help="Method parameter key=value (repeatable), "
+                                              "e.g. --param steps2=70 --param stage=inversion."),
+    alpha: float = typer.Option(1.0, "--alpha", min=0.0, help="Box threshold: alpha x mean of the map."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     out: Path = typer.Option(..., "--out", help="Output folder (overlay PNG, raw .npy map, JSON per image)."),
 ):
@@ -142,11 +152,11 @@ def explain_cmd(
     from tfinterp.cli.common import out_dir, quiet_tensorflow
 
     quiet_tensorflow()
-    from tfinterp.explain.run import explain_files
+    from tfinterp.explain.run import explain_files, parse_params
 
     folder = out_dir(out)
     written = explain_files(images, method=method, model=model, target=target, layer=layer,
-                            batch_size=batch_size, out=folder)
+                            batch_size=batch_size, out=folder, alpha=alpha, params=parse_params(param))
     for item in written:
         typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f}) -> {item['overlay']}")
     typer.echo(f"explanations written to {folder}/")

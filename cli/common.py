@@ -9,7 +9,8 @@ from pathlib import Path
 from tfinterp.errors import UserError
 
 
-_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ")
+_NOISE = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "W0000 ", "E0000 ",
+          "To enable the following instructions:")
 
 
 def quiet_tensorflow():
@@ -32,6 +33,9 @@ def quiet_tensorflow():
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")
+            # TF's retracing heuristic counts calls across *instances*; each explainer's
+            # tf.function has a fixed signature and traces once, so the warning is noise here.
+            tf.get_logger().setLevel("ERROR")
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

@@ -55,6 +55,30 @@ def test_explain_writes_overlay_npy_json(tiny_model_path, canvas_png, tmp_path, 
     assert Image.open(out / "canvas_gradient.png").size[0] > 200
 
 
+def test_explain_all_methods_comparison(tiny_model_path, canvas_png, tmp_path, capsys):
+    from tfinterp.explain import list_methods
+
+    out = tmp_path / "all"
+    code, _, err = run(["explain", str(canvas_png), "--model", str(tiny_model_path), "--method", "all",
+                        "--out", str(out)], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "canvas_all.json").read_text())
+    assert set(summary["methods"]) == set(list_methods())
+    for name, entry in summary["methods"].items():
+        m = np.load(entry["map"])
+        assert m.shape == (64, 64) and 0.0 <= m.min() and m.max() <= 1.0, name
+    assert (out / "canvas_all.png").exists() and (out / "canvas_guided-inversion_stage1.npy").exists()
+
+
+def test_explain_params_reach_the_method(tiny_model_path, canvas_png, tmp_path, capsys):
+    out = tmp_path / "gi"
+    code, _, err = run(["explain", str(canvas_png), "--model", str(tiny_model_path), "--method", "guided-inversion",
+                        "--param", "steps2=5", "--param", "gamma=0.5", "--out", str(out)], capsys)
+    assert code == 0, err
+    params = json.loads((out / "canvas_guided-inversion.json").read_text())["params"]
+    assert params["steps2"] == 5 and params["gamma"] == 0.5 and params["l1"] == "last_conv"
+
+
 def test_export_and_eval_commands(tiny_model_path, idx_dir, tmp_path, capsys, monkeypatch):
     code, out, err = run(["export", str(tiny_model_path), "--out", str(tmp_path / "srv")], capsys)
     assert code == 0, err
@@ -104,6 +128,10 @@ def _bad_inputs(tmp, model, canvas):
         ("unknown command", ["explode"]),
         ("missing --out", ["explain", c]),
         ("epochs zero", ["train", "classifier", "--epochs", "0", "--out", o]),
+        ("unknown method parameter", ex + [c, "--method", "gradient", "--param", "steps=3"]),
+        ("malformed --param", ex + [c, "--method", "occlusion", "--param", "patch"]),
+        ("bad guided-inversion stage", ex + [c, "--method", "guided-inversion", "--param", "stage=both"]),
+        ("unknown explanation for export", ["export", m, "--out", str(tmp / "srv"), "--with-explanation", "x"]),
     ]
 
 

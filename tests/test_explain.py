@@ -1,4 +1,5 @@
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 
@@ -88,3 +89,119 @@ def test_batching_does_not_change_results():
     x = rng.random((7, 4, 4, 1)).astype("float32")
     e = get_explainer("gradient", m)
     np.testing.assert_allclose(e.explain(x, batch_size=2), e.explain(x, batch_size=7), atol=1e-6)
+
+
+def _norm(a):
+    return (a - a.min()) / (a.max() - a.min())
+
+
+def test_integrated_gradients_and_gradient_x_input_exact_on_linear_model():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(16, 2)).astype("float32")
+    m = _linear_model(w)
+    x = rng.random((2, 4, 4, 1)).astype("float32")
+    expect = np.stack([_norm(np.abs(x[k, ..., 0] * w[:, 1].reshape(4, 4))) for k in range(2)])
+    for method in ("integrated-gradients", "gradient-x-input"):
+        got = get_explainer(method, m).explain(x, targets=[1, 1])
+        np.testing.assert_allclose(got, expect, atol=1e-5, err_msg=method)
+
+
+def test_integrated_gradients_completeness_on_relu_net():
+    """Sum of IG attributions = f(x) - f(baseline) (Sundararajan et al.), up to the quadrature error."""
+    from tfinterp.explain.methods import IntegratedGradients
+
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((4, 4, 1))
+    h = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(inp))
+    m = keras.Model(inp, keras.layers.Dense(3)(h))
+    x = np.random.default_rng(4).random((3, 4, 4, 1)).astype("float32")
+    ig = IntegratedGradients(m, steps=400)
+    attr = ig.raw(tf.constant(x), tf.constant([0, 1, 2], tf.int32)).numpy().sum(axis=(1, 2, 3))
+    fx = m(x).numpy()[np.arange(3), [0, 1, 2]]
+    f0 = m(np.zeros_like(x)).numpy()[np.arange(3), [0, 1, 2]]
+    np.testing.assert_allclose(attr, fx - f0, atol=2e-3)
+
+
+def test_smoothgrad_of_linear_model_is_the_gradient():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(16, 2)).astype("float32")
+    got = get_explainer("smoothgrad", _linear_model(w), samples=8).explain(rng.random((2, 4, 4, 1)), targets=[0, 0])
+    np.testing.assert_allclose(got[0], _norm(np.abs(w[:, 0]).reshape(4, 4)), atol=1e-5)
+    with pytest.raises(UserError):
+        get_explainer("smoothgrad", _linear_model(w), base="smoothgrad")
+
+
+def test_occlusion_matches_brute_force_on_one_pixel_model():
+    w = np.zeros((16, 2), "float32")
+    w[5, 0] = 1.0  # class 0 looks only at pixel (1, 1)
+    m = _linear_model(w)
+    x = np.full((1, 4, 4, 1), 0.5, "float32")
+    got = get_explainer("occlusion", m, patch=2, stride=1, probability=False).explain(x, targets=[0])[0]
+    expect = np.zeros((4, 4))
+    for qy in range(4):
+        for qx in range(4):
+            cover = [(y, x0) for y in range(3) for x0 in range(3) if y <= qy < y + 2 and x0 <= qx < x0 + 2]
+            expect[qy, qx] = np.mean([0.5 if (y <= 1 < y + 2 and x0 <= 1 < x0 + 2) else 0.0 for y, x0 in cover])
+    np.testing.assert_allclose(got, _norm(expect), atol=1e-5)
+
+
+def test_perturbation_methods_find_the_quadrant():
+    """Deleting or occluding pixels the model cannot see changes nothing: exactly zero there."""
+    keras.utils.set_random_seed(0)
+    m = _quadrant_model()
+    x = np.random.default_rng(6).random((2, 16, 16, 1)).astype("float32")
+    for method, kw in (("meaningful-perturbation", {"steps": 60, "mask_size": 8}),
+                       ("occlusion", {"patch": 4, "stride": 2})):
+        maps = get_explainer(method, m, **kw).explain(x, targets=[0, 1])
+        assert maps[:, 12:, 12:].max() < 1e-6, method       # far from the quadrant: nothing
+        peak = maps.reshape(2, -1).argmax(axis=1)
+        assert np.all(peak // 16 < 10) and np.all(peak % 16 < 10), method  # the peak is at the quadrant
+
+
+def test_gridcam_peaks_on_the_bright_square_for_a_brightness_model():
+    """Class 0's logit is 10 x mean brightness: crops holding more of the square score higher."""
+    inp = keras.Input((32, 32, 1))
+    g = keras.layers.GlobalAveragePooling2D()(inp)
+    dense = keras.layers.Dense(2, use_bias=False)
+    model = keras.Model(inp, dense(g))
+    dense.set_weights([np.array([[10.0, 0.0]], "float32")])
+    x = np.zeros((1, 32, 32, 1), "float32")
+    x[0, 20:28, 4:12] = 1.0  # bright square at rows 20-27, cols 4-11
+    maps = get_explainer("gridcam", model, grid=8).explain(x, targets=[0])
+    y, xx = np.unravel_index(maps[0].argmax(), maps[0].shape)
+    assert 20 <= y < 28 and 4 <= xx < 12
+    assert maps[0, 20:28, 4:12].mean() > 2 * maps[0, :8, 20:].mean()
+    for level in (1, 4):
+        single = get_explainer("gridcam", model, grid=8, level=level).explain(x, targets=[0])
+        assert single[0, 20:28, 4:12].mean() > single[0, :8, 20:].mean()
+
+
+def test_guided_inversion_start_point_and_focus():
+    """With no optimisation steps the map is minmax(upsample(0.1 * sum of l1 channels)), by the paper's
+    initialisation; with steps, stage 2 keeps the mass where the model looks."""
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 1))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    p = keras.layers.MaxPooling2D(2, name="pool")(a)
+    mask = np.zeros((1, 8, 8, 1), "float32")
+    mask[:, :4, :4] = 1
+    q = keras.layers.Lambda(lambda t: t * mask, name="tl")(p)
+    out = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(q))
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(7).random((2, 16, 16, 1)).astype("float32")
+    gi0 = GuidedInversion(model, l0="tl", l1="pool", steps1=0, steps2=0)
+    got = gi0.explain(x, targets=[0, 0])
+    acts = keras.Model(inp, p)(x).numpy().sum(-1, keepdims=True)
+    expect = tf.image.resize(_norm_batch(acts), (16, 16), method="bilinear").numpy()[..., 0]
+    np.testing.assert_allclose(got, np.stack([_norm(e) for e in expect]), atol=1e-5)
+    full, stage1 = GuidedInversion(model, l0="tl", l1="pool").explain_both(x, targets=[0, 0])
+    assert full.shape == stage1.shape == (2, 16, 16)
+    assert np.all(stage1[:, :8, :8].mean(axis=(1, 2)) >= stage1[:, 8:, 8:].mean(axis=(1, 2)))
+
+
+def _norm_batch(a):
+    lo = a.min(axis=(1, 2, 3), keepdims=True)
+    hi = a.max(axis=(1, 2, 3), keepdims=True)
+    return (a - lo) / (hi - lo)

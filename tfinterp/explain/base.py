@@ -98,7 +98,9 @@ class Explainer:
 
         self.input_shape = model_input_shape(model)
         spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
-        self._compiled = tf.function(self._explain_batch, input_signature=spec)
+        # autograph off: every loop is an explicit tf.while_loop, and autograph has been seen to
+        # rewrite custom-gradient code in the rule-based explainers (a flaky TypeError)
+        self._compiled = tf.function(self._explain_batch, input_signature=spec, autograph=False)
 
     @property
     def params(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -36,68 +37,147 @@ def read_inputs(items, model):
     return names, np.concatenate(arrays)
 
 
+def build_explainer(method: str, model, params: dict | None = None, layer: str | None = None,
+                    batch_size: int = 32):
+    """An explainer for `method` with `params`; `layer` goes to methods that take one."""
+    import inspect
+
+    from tfinterp.explain.base import _REGISTRY, get_explainer, list_methods
+
+    if method not in list_methods():  # also registers the built-in methods
+        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
+    params = dict(params or {})
+    accepted = inspect.signature(_REGISTRY[method].__init__).parameters
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+    if layer is not None and "layer" in accepted:
+        params["layer"] = layer
+    unknown = [k for k in params if k not in accepted and not takes_any]
+    if unknown:
+        raise UserError(f"method '{method}' has no parameter {', '.join(unknown)}; it takes "
+                        f"{', '.join(k for k in accepted if k not in ('self', 'model'))}")
+    try:
+        return get_explainer(method, model, batch_size=batch_size, **params)
+    except TypeError as e:
+        raise UserError(f"bad parameters for method '{method}': {e}")
+
+
+def parse_params(items) -> dict:
+    """['steps=20', 'score=logit'] -> {'steps': 20, 'score': 'logit'} (ints, floats, booleans, strings)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--param takes key=value, got '{item}'")
+        key, value = item.split("=", 1)
+        low = value.strip().lower()
+        if low in ("true", "false"):
+            out[key.strip().replace("-", "_")] = low == "true"
+            continue
+        for cast in (int, float):
+            try:
+                out[key.strip().replace("-", "_")] = cast(value)
+                break
+            except ValueError:
+                pass
+        else:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
 def explain_files(items, method: str, model: str, target=None, layer=None, batch_size=32, out=Path("."),
-                  alpha: float = 1.0):
-    """Explain every image in `items`; write overlay PNG, raw .npy map and JSON per image."""
+                  alpha: float = 1.0, params: dict | None = None):
+    """Explain every image in `items` with `method` (or ``"all"``).
+
+    Per image and method: an overlay PNG (heatmap on the image, predicted class and
+    probability, the thresholded box), the raw map (.npy) and a JSON summary. With
+    ``"all"``: one comparison figure per image with every method side by side.
+    Guided inversion also writes its stage-1 (class-agnostic) map.
+    """
+    if method == "prototypes":  # ProtoNet's own explanation (tfinterp.explain.prototypes)
+        from tfinterp.explain.prototypes import explain_prototype_files
+        return explain_prototype_files(items, model, target=target, batch_size=batch_size, out=out)
     import tensorflow as tf
 
-    from tfinterp.explain.base import check_targets, get_explainer, list_methods
+    from tfinterp.explain.base import check_targets, list_methods
     from tfinterp.metrics import box_from_map
     from tfinterp.models import load_model
     from tfinterp.utils import atomic_path, write_json
-    from tfinterp.viz import save_overlay
+    from tfinterp.viz import save_comparison, save_overlay
 
-    if method not in list_methods():
-        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
+    available = list_methods()
+    if method != "all" and method not in available:
+        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(available)} or all")
+    methods = available if method == "all" else [method]
+    if method == "all" and params:
+        raise UserError("--param applies to a single method, not to --method all")
     net = load_model(model)
     names, x = read_inputs(items, net)
-    params = {"batch_size": batch_size}
-    if layer is not None:
-        params["layer"] = layer
-    try:
-        explainer = get_explainer(method, net, **params)
-    except TypeError:
-        raise UserError(f"method '{method}' takes no --layer option")
-    probs = []
-    for i in range(0, len(x), 256):
-        probs.append(tf.nn.softmax(net(x[i:i + 256], training=False)).numpy())
-    probs = np.concatenate(probs)
+    probs = np.concatenate([tf.nn.softmax(tf.cast(net(x[i:i + 256], training=False), tf.float32)).numpy()
+                            for i in range(0, len(x), 256)])
     targets = probs.argmax(-1) if target is None else check_targets(target, len(x), probs.shape[-1])
-    t0 = time.perf_counter()
-    maps = _with_progress(explainer, x, targets, batch_size)
-    seconds = time.perf_counter() - t0
     class_names = getattr(net, "class_names", None)
+    label = lambda c: f"{c} ({class_names[c]})" if class_names else str(c)  # noqa: E731
+
+    results = {}
+    for meth in methods:
+        explainer = build_explainer(meth, net, params if method != "all" else None,
+                                    layer if method != "all" else None, batch_size)
+        t0 = time.perf_counter()
+        maps, extra = _with_progress(explainer, x, targets, batch_size, meth)
+        results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), explainer.params)
+
     written = []
-    for name, img, m, t, p in zip(names, x, maps, targets, probs):
-        stem = f"{name}_{method}"
-        pred = int(p.argmax())
-        box = box_from_map(m, alpha=alpha)
-        label = lambda c: f"{c} ({class_names[c]})" if class_names else str(c)  # noqa: E731
-        title = f"{method}: target {label(int(t))}, p={p[int(t)]:.3f}\npredicted {label(pred)}, p={p[pred]:.3f}"
-        overlay = save_overlay(out / f"{stem}.png", img, m, title=title, box=box)
-        with atomic_path(out / f"{stem}.npy") as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, m)
-        summary = {"image": name, "method": method, "params": explainer.params, "model": model,
-                   "target": int(t), "target_name": class_names[int(t)] if class_names else None,
-                   "probability": float(p[int(t)]), "predicted": pred, "predicted_probability": float(p[pred]),
-                   "box": list(box) if box else None, "box_threshold": f"{alpha} * mean",
-                   "runtime_seconds_per_image": seconds / len(x), "map": str(out / f"{stem}.npy"),
-                   "overlay": str(overlay)}
-        write_json(out / f"{stem}.json", summary)
+    for i, (name, img, t, p) in enumerate(zip(names, x, targets, probs)):
+        pred, t = int(p.argmax()), int(t)
+        title = f"target {label(t)}, p={p[t]:.3f}\npredicted {label(pred)}, p={p[pred]:.3f}"
+        per_method = {}
+        for meth, (maps, extra, sec, prm) in results.items():
+            stem = f"{name}_{meth}"
+            box = box_from_map(maps[i], alpha=alpha)
+            with atomic_path(out / f"{stem}.npy") as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, maps[i])
+            entry = {"method": meth, "params": prm, "box": list(box) if box else None,
+                     "runtime_seconds_per_image": sec, "map": str(out / f"{stem}.npy")}
+            if extra is not None:
+                with atomic_path(out / f"{stem}_stage1.npy") as tmp:
+                    with open(tmp, "wb") as f:
+                        np.save(f, extra[i])
+                entry["stage1_map"] = str(out / f"{stem}_stage1.npy")
+            if method != "all":
+                panels = {"stage 1 (salient object)": extra[i]} if extra is not None else {}
+                entry["overlay"] = str(save_overlay(out / f"{stem}.png", img, maps[i], title=f"{meth}: {title}",
+                                                    box=box, extra=panels))
+            per_method[meth] = entry
+        summary = {"image": name, "model": model, "target": t,
+                   "target_name": class_names[t] if class_names else None, "probability": float(p[t]),
+                   "predicted": pred, "predicted_probability": float(p[pred]), "box_threshold": f"{alpha} * mean"}
+        if method == "all":
+            fig = save_comparison(out / f"{name}_all.png", img, {m: results[m][0][i] for m in methods},
+                                  title=title)
+            summary.update({"methods": per_method, "overlay": str(fig)})
+            write_json(out / f"{name}_all.json", summary)
+        else:
+            summary.update(per_method[method])
+            write_json(out / f"{name}_{method}.json", summary)
         written.append(summary)
     return written
 
 
-def _with_progress(explainer, x, targets, batch_size):
-    """Explain in batches with a progress bar when there is more than one batch."""
+def _with_progress(explainer, x, targets, batch_size, label):
+    """(maps, stage-1 maps or None), in batches, with a progress bar when there is more than one batch."""
+    both = hasattr(explainer, "explain_both")
+    run = (lambda a, b: explainer.explain_both(a, b, batch_size=batch_size)) if both else \
+        (lambda a, b: (explainer.explain(a, b, batch_size=batch_size), None))
     if len(x) <= batch_size:
-        return explainer.explain(x, targets, batch_size=batch_size)
+        return run(x, targets)
     import keras
 
+    print(f"{label}:", file=sys.stderr)
     bar = keras.utils.Progbar(len(x), unit_name="image")
-    parts = []
+    parts, extras = [], []
     for i in range(0, len(x), batch_size):
-        parts.append(explainer.explain(x[i:i + batch_size], targets[i:i + batch_size], batch_size=batch_size))
-        bar.add(len(parts[-1]))
-    return np.concatenate(parts)
+        maps, extra = run(x[i:i + batch_size], targets[i:i + batch_size])
+        parts.append(maps)
+        extras.append(extra)
+        bar.add(len(maps))
+    return np.concatenate(parts), (np.concatenate(extras) if both else None)

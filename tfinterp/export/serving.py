@@ -2,7 +2,14 @@
 
 ``export_serving(model, base)`` writes ``base/<version>/`` (TF Serving's layout) with a
 ``serving_default`` signature: ``images`` float32 [N, H, W, C] in, ``probabilities``,
-``logits`` and ``class_id`` out. The folder appears atomically (written beside, then renamed).
+``logits`` and ``class_id`` out, plus whatever the model's optional
+``serving_outputs(images) -> dict`` returns (ProtoNet: ``nearest_prototype``,
+``prototype_distances``). The folder appears atomically (written beside, then renamed).
+
+With ``explanation=METHOD`` a second signature ``explain`` returns, with the prediction, the
+saliency map ``saliency`` [N, H, W] in [0, 1] of any tfinterp explainer (gradient,
+Grad-CAM, integrated gradients, guided inversion, ...) for the predicted class, so a
+TensorFlow Serving deployment can answer "why" along with "what".
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ class _ServingModule:
     """Builds the tf.Module holding the model and its signature functions."""
 
     @staticmethod
-    def build(model):
+    def build(model, explanation=None, explanation_params=None):
         import tensorflow as tf
 
         from tfinterp.data.imageio import model_input_shape
@@ -35,15 +42,43 @@ class _ServingModule:
         @tf.function(input_signature=[tf.TensorSpec((None,) + shape, tf.float32, name="images")])
         def serve(images):
             logits = tf.cast(model(images, training=False), tf.float32)
-            return {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits,
-                    "class_id": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+            outputs = {"probabilities": tf.nn.softmax(logits, axis=-1), "logits": logits,
+                       "class_id": tf.argmax(logits, axis=-1, output_type=tf.int64)}
+            # generic hook: a model may add its own outputs (ProtoNet: prototype distances)
+            extra = getattr(model, "serving_outputs", None)
+            if callable(extra):
+                outputs.update(extra(images))
+            return outputs
 
         module.serve = serve
-        return module, {"serving_default": serve}
+        signatures = {"serving_default": serve}
+        if explanation:
+            from tfinterp.explain.run import build_explainer
+            from tfinterp.explain.base import list_methods
+
+            if explanation not in list_methods():
+                raise UserError(f"unknown explanation method '{explanation}'; available: {', '.join(list_methods())}")
+            explainer = build_explainer(explanation, model, explanation_params)
+            module.explainer_features = getattr(explainer, "_features", None)  # tracked: weights are saved
+
+            @tf.function(input_signature=[tf.TensorSpec((None,) + shape, tf.float32, name="images")])
+            def explain(images):
+                logits = tf.cast(model(images, training=False), tf.float32)
+                class_id = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                return {"saliency": explainer._explain_batch(images, class_id),
+                        "probabilities": tf.nn.softmax(logits, axis=-1), "class_id": tf.cast(class_id, tf.int64)}
+
+            module.explain = explain
+            signatures["explain"] = explain
+        return module, signatures
 
 
-def export_serving(model, base, version: int | None = None) -> Path:
-    """Write `model` as SavedModel ``base/<version>/``; returns that path."""
+def export_serving(model, base, version: int | None = None, explanation: str | None = None,
+                   explanation_params: dict | None = None) -> Path:
+    """Write `model` as SavedModel ``base/<version>/``; returns that path.
+
+    `explanation` names an explainer for the extra ``explain`` signature.
+    """
     import tensorflow as tf
 
     from tfinterp.utils import atomic_path
@@ -55,7 +90,7 @@ def export_serving(model, base, version: int | None = None) -> Path:
     target = base / str(version)
     if target.exists():
         raise UserError(f"{target} already exists; choose another --version or remove it")
-    module, signatures = _ServingModule.build(model)
+    module, signatures = _ServingModule.build(model, explanation, explanation_params)
     with atomic_path(target, suffix="") as tmp:
         tf.saved_model.save(module, str(tmp), signatures=signatures)
     return target

@@ -1,3 +1,4 @@
-"""Explanation-quality metrics (Du et al. 2018): boxes from maps, IoU, localization, pointing."""
+"""Explanation-quality metrics (Du et al. 2018): localization error, pointing game, salient objects."""
 
-from tfinterp.metrics.localization import box_from_map, iou  # noqa: F401
+from tfinterp.metrics.localization import (ALPHAS, box_from_map, iou, localization_error,  # noqa: F401
+                                           pointing_game, salient_object_scores, tune_alpha)

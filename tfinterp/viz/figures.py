@@ -23,24 +23,60 @@ def _save(fig, path):
     return path
 
 
-def save_overlay(path, image: np.ndarray, saliency: np.ndarray, title: str = "", box=None):
-    """Image beside the same image with the heatmap over it (and the map's box, if given)."""
-    plt = _plt()
+def _gray(image):
     img = np.asarray(image, np.float32)
     img = img[..., 0] if img.shape[-1] == 1 else img
-    cmap = "gray" if img.ndim == 2 else None
-    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.4))
-    axes[0].imshow(img, cmap=cmap, vmin=0, vmax=1)
-    axes[0].set_title("input", fontsize=9)
-    axes[1].imshow(img, cmap=cmap, vmin=0, vmax=1)
-    im = axes[1].imshow(saliency, cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    return img, ("gray" if img.ndim == 2 else None)
+
+
+def _heat(ax, img, cmap, saliency, box=None):
+    ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+    im = ax.imshow(saliency, cmap="jet", alpha=0.5, vmin=0, vmax=1)
     if box is not None:
         y0, x0, y1, x1 = box
-        axes[1].add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.5))
-    axes[1].set_title(title, fontsize=9)
-    for a in axes:
-        a.axis("off")
-    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
+        ax.add_patch(_plt().Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.5))
+    ax.axis("off")
+    return im
+
+
+def save_overlay(path, image: np.ndarray, saliency: np.ndarray, title: str = "", box=None, extra=None):
+    """Image beside the same image with the heatmap over it (and the map's box, if given).
+
+    `extra` ({title: map}) adds panels, e.g. guided inversion's stage-1 map.
+    """
+    plt = _plt()
+    img, cmap = _gray(image)
+    extra = extra or {}
+    fig, axes = plt.subplots(1, 2 + len(extra), figsize=(3.2 * (2 + len(extra)), 3.4))
+    axes[0].imshow(img, cmap=cmap, vmin=0, vmax=1)
+    axes[0].set_title("input", fontsize=9)
+    axes[0].axis("off")
+    for ax, (name, m) in zip(axes[1:], extra.items()):
+        _heat(ax, img, cmap, m)
+        ax.set_title(name, fontsize=9)
+    im = _heat(axes[-1], img, cmap, saliency, box)
+    axes[-1].set_title(title, fontsize=9)
+    fig.colorbar(im, ax=axes[-1], fraction=0.046, pad=0.04)
+    return _save(fig, path)
+
+
+def save_comparison(path, image: np.ndarray, maps: dict, title: str = ""):
+    """The input and every method's heatmap side by side (`--method all`)."""
+    plt = _plt()
+    img, cmap = _gray(image)
+    n = 1 + len(maps)
+    cols = min(n, 5)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
+    flat = axes.ravel()
+    flat[0].imshow(img, cmap=cmap, vmin=0, vmax=1)
+    flat[0].set_title("input", fontsize=9)
+    for ax, (name, m) in zip(flat[1:], maps.items()):
+        _heat(ax, img, cmap, m)
+        ax.set_title(name, fontsize=9)
+    for ax in flat:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
 

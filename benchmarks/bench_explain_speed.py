@@ -1,0 +1,113 @@
+"""Explainer speed, measured side by side in one run.
+
+1. Integrated gradients (50 steps) and SmoothGrad (50 samples) on 256 Fashion-MNIST test
+   images with the 2-conv CNN of REFERENCES.md: tfinterp versus xplique 2.0.2. xplique pins
+   TensorFlow <= 2.20, so it runs in its own venv (`peer_python` in the config) on the same
+   saved model and inputs, in the same script run.
+2. Guided inversion on the shipped 64x64 model: images per second at batch 1 and at
+   batch 32.
+
+    python benchmarks/bench_explain_speed.py --config configs/bench_explain_speed.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, repeats):
+    fn()  # warm-up: tracing and compilation are not timed
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=str(ROOT / "configs/bench_explain_speed.toml"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/explain_speed.json"))
+    args = ap.parse_args()
+    cfg = tomllib.loads(Path(args.config).read_text())
+    c = cfg["compare"]
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    from tfinterp import models
+    from tfinterp.data import load_arrays
+    from tfinterp.explain import get_explainer
+
+    res = {"command": "python benchmarks/bench_explain_speed.py " + " ".join(sys.argv[1:]), "config": cfg,
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "tensorflow": tf.__version__, "load_average_at_start": os.getloadavg()}
+    keras.utils.set_random_seed(0)
+    xtr, ytr = load_arrays("fashion_mnist", "train")
+    xte, yte = load_arrays("fashion_mnist", "test")
+    net = models.get("cnn2")
+    net.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    net.fit(xtr, ytr, batch_size=128, epochs=int(c["train_epochs"]), verbose=0)
+    x, y = xte[: c["images"]], yte[: c["images"]]
+    res["cnn2_test_accuracy"] = float(net.evaluate(xte, yte, verbose=0)[1])
+    bs, reps = int(c["batch_size"]), int(c["repeats"])
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        net.backbone.save(tmp / "cnn2.keras")  # a plain functional graph: loads in any Keras 3
+        np.save(tmp / "x.npy", x)
+        np.save(tmp / "y.npy", y)
+        plain = keras.models.load_model(tmp / "cnn2.keras", compile=False)  # same file for both libraries
+        for key, method, n, kw in (("integrated_gradients", "ig", c["ig_steps"], {"steps": c["ig_steps"]}),
+                                   ("smoothgrad", "sg", c["smoothgrad_samples"],
+                                    {"samples": c["smoothgrad_samples"], "noise": c["smoothgrad_noise"]})):
+            name = "integrated-gradients" if method == "ig" else "smoothgrad"
+            e = get_explainer(name, plain, batch_size=bs, **kw)
+            ours, ours_all = timed(lambda: e.explain(x, y, batch_size=bs), reps)
+            out = tmp / f"{method}.json"
+            subprocess.run([c["peer_python"], str(ROOT / "benchmarks/peer_xplique.py"), str(tmp / "cnn2.keras"),
+                            str(tmp / "x.npy"), str(tmp / "y.npy"), method, str(n), str(c["smoothgrad_noise"]),
+                            str(bs), str(reps), str(out)], check=True, capture_output=True)
+            peer = json.loads(out.read_text())
+            res[key] = {"tfinterp_seconds": ours, "tfinterp_all": ours_all, "xplique_seconds": peer["seconds"],
+                        "xplique_all": peer["all"], "xplique_env": {k: peer[k] for k in ("tensorflow", "xplique")},
+                        "speedup": peer["seconds"] / ours}
+            print(f"{key}: tfinterp {ours:.3f} s, xplique {peer['seconds']:.3f} s, "
+                  f"speed-up {peer['seconds'] / ours:.2f}x", flush=True)
+    g = cfg["guided_inversion"]
+    gm = models.load_model(g["model"])
+    from tfinterp.data import load_clutter
+
+    d = load_clutter("test", n=max(g["batch1_images"], g["batch32_images"]))
+    gi = get_explainer("guided-inversion", gm, batch_size=32)
+    xi, yi = d["images"], d["labels"]
+    n1, n32 = int(g["batch1_images"]), int(g["batch32_images"])
+    t1, _ = timed(lambda: gi.explain(xi[:n1], yi[:n1], batch_size=1), 1)
+    t32, _ = timed(lambda: gi.explain(xi[:n32], yi[:n32], batch_size=32), 1)
+    res["guided_inversion"] = {"batch1_images_per_second": n1 / t1, "batch32_images_per_second": n32 / t32,
+                               "ratio": (n32 / t32) / (n1 / t1), "params": gi.params}
+    print(f"guided inversion: batch 1 {n1 / t1:.2f} img/s, batch 32 {n32 / t32:.2f} img/s, "
+          f"ratio {(n32 / t32) / (n1 / t1):.1f}x", flush=True)
+    res["load_average_at_end"] = os.getloadavg()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
