@@ -17,8 +17,34 @@ from pathlib import Path
 from tfinterp.errors import UserError
 
 
+class RunConfig:
+    """Shared by the training configs: built from a TOML table, validated in one place."""
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UserError(f"unknown config keys {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def validate_common(self):
+        """Checks every run shares: epochs, batch size, learning rate, strategy, limit, validation split."""
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UserError("epochs and batch_size must be at least 1")
+        if not (0.0 < self.learning_rate < 10.0):
+            raise UserError(f"learning_rate {self.learning_rate} is out of range (0, 10)")
+        if self.strategy not in ("default", "mirrored", "multiworker"):
+            raise UserError(f"unknown strategy '{self.strategy}'; use default, mirrored or multiworker")
+        if self.limit is not None and self.limit < 1:
+            raise UserError("limit must be a positive number of examples")
+        if not (0.0 < self.val_fraction < 1.0):
+            raise UserError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        return self
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(RunConfig):
     """Everything a `train classifier` run depends on (a TOML [train] table maps onto it)."""
 
     model: str = "vggsmall"
@@ -35,24 +61,8 @@ class TrainConfig:
     jit: bool = False
     arch_kwargs: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UserError(f"unknown config keys {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
-
     def validate(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UserError("epochs and batch_size must be at least 1")
-        if not (0.0 < self.learning_rate < 10.0):
-            raise UserError(f"learning_rate {self.learning_rate} is out of range (0, 10)")
-        if self.strategy not in ("default", "mirrored", "multiworker"):
-            raise UserError(f"unknown strategy '{self.strategy}'; use default, mirrored or multiworker")
-        if self.limit is not None and self.limit < 1:
-            raise UserError("limit must be a positive number of examples")
-        return self
+        return self.validate_common()
 
 
 _MIRRORED: dict = {}

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfinterp.errors import UserError
+from tfinterp.training.classifier import RunConfig
 
 
 @dataclass
-class ProtoNetConfig:
+class ProtoNetConfig(RunConfig):
     """Everything a `train protonet` run depends on (a TOML [protonet] table maps onto it)."""
 
     dataset: str = "mnist"
@@ -49,19 +50,8 @@ class ProtoNetConfig:
     mixed_precision: bool = False
     jit: bool = False
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "ProtoNetConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UserError(f"unknown config keys {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
-
     def validate(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UserError("epochs and batch_size must be at least 1")
-        if not (0.0 < self.learning_rate < 10.0):
-            raise UserError(f"learning_rate {self.learning_rate} is out of range (0, 10)")
+        self.validate_common()
         if self.lr_schedule not in ("constant", "cosine"):
             raise UserError(f"unknown lr_schedule '{self.lr_schedule}'; use constant or cosine")
         if self.prototypes < 1:
@@ -76,12 +66,6 @@ class ProtoNetConfig:
             raise UserError("loss weights (lambda_*) must be non-negative")
         if self.elastic and (self.elastic_alpha < 0 or self.elastic_sigma <= 0):
             raise UserError("elastic_alpha must be >= 0 and elastic_sigma > 0")
-        if self.strategy not in ("default", "mirrored", "multiworker"):
-            raise UserError(f"unknown strategy '{self.strategy}'; use default, mirrored or multiworker")
-        if self.limit is not None and self.limit < 1:
-            raise UserError("limit must be a positive number of examples")
-        if not (0.0 < self.val_fraction < 1.0):
-            raise UserError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         return self
 
 
