@@ -160,6 +160,23 @@ class EpochTimer:
         return _Timer()
 
 
+def run_callbacks(out: Path, extra=(), verbose=1):
+    """(callbacks, epoch timer) every training run uses: resume backup, CSV history, TensorBoard.
+
+    A run started again with the same `out` resumes from its last finished epoch.
+    """
+    import keras
+
+    timer = EpochTimer.make()
+    cbs = [keras.callbacks.BackupAndRestore(str(out / "backup")),
+           keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+           keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
+           timer, *extra]
+    if (out / "backup").exists() and verbose:
+        print(f"tfinterp: resuming from the backup in {out / 'backup'}", file=sys.stderr)
+    return cbs, timer
+
+
 def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=None) -> dict:
     """Train zoo model `cfg.model` on `cfg.dataset`; returns the metrics written to JSON.
 
@@ -192,13 +209,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                       jit_compile=bool(cfg.jit))
-    timer = EpochTimer.make()
-    cbs = [keras.callbacks.BackupAndRestore(str(out / "backup")),
-           keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-           keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
-           timer, *callbacks]
-    if (out / "backup").exists() and verbose:
-        print(f"tfinterp: resuming from the backup in {out / 'backup'}", file=sys.stderr)
+    cbs, timer = run_callbacks(out, callbacks, verbose)
     t0 = time.perf_counter()
     history = model.fit(_pipeline(train, global_batch, shuffle_seed=cfg.seed),
                         validation_data=_pipeline(val, global_batch), epochs=cfg.epochs,

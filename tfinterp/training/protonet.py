@@ -121,7 +121,7 @@ def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=No
     import numpy as np
 
     from tfinterp.data import dataset_info
-    from tfinterp.training.classifier import EpochTimer, _pipeline, _splits, make_strategy
+    from tfinterp.training.classifier import _pipeline, _splits, make_strategy, run_callbacks
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
@@ -145,13 +145,7 @@ def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=No
                     raise UserError("lr_schedule 'cosine' needs a data set of known size")
                 lr = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, steps)
             model.compile(optimizer=keras.optimizers.Adam(lr), jit_compile=bool(cfg.jit))
-        timer = EpochTimer.make()
-        cbs = [keras.callbacks.BackupAndRestore(str(out / "backup")),
-               keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-               keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
-               timer, *callbacks]
-        if (out / "backup").exists() and verbose:
-            print(f"tfinterp: resuming from the backup in {out / 'backup'}", file=sys.stderr)
+        cbs, timer = run_callbacks(out, callbacks, verbose)
         t0 = time.perf_counter()
         model.fit(train_pipeline(train, cfg), validation_data=_pipeline(val, cfg.batch_size),
                   epochs=cfg.epochs, callbacks=cbs, verbose=verbose, shuffle=False)
