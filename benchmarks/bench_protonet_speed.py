@@ -55,7 +55,10 @@ def main():
     cfg = ProtoNetConfig.from_dict(table)
     set_seed(cfg.seed)
     x, y = load_arrays("fashion_mnist", "train", args.limit)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+    from tfinterp.training.classifier import finish_pipeline
+
+    # the trainers' own pipeline ending (no tf.data autotune stall at the end of an epoch)
+    ds = finish_pipeline(tf.data.Dataset.from_tensor_slices((x, y)).batch(cfg.batch_size))
     warm = ds.take(3)
 
     proto = build_protonet(cfg, x.shape[1:], 10)

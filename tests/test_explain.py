@@ -205,3 +205,66 @@ def _norm_batch(a):
     lo = a.min(axis=(1, 2, 3), keepdims=True)
     hi = a.max(axis=(1, 2, 3), keepdims=True)
     return (a - lo) / (hi - lo)
+
+
+def _topleft_model(scale=1.0):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 1))
+    a = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    p = keras.layers.MaxPooling2D(2, name="pool")(a)
+    mask = np.zeros((1, 8, 8, 1), "float32")
+    mask[:, :4, :4] = scale
+    q = keras.layers.Lambda(lambda t: t * mask, name="tl")(p)
+    out = keras.layers.Dense(3, name="logits")(keras.layers.GlobalAveragePooling2D()(q))
+    return keras.Model(inp, out)
+
+
+def test_guided_inversion_bfloat16_copy_close_to_float32_and_model_untouched():
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    model = _topleft_model()
+    x = np.random.default_rng(7).random((2, 16, 16, 1)).astype("float32")
+    f32 = GuidedInversion(model, l0="tl", l1="pool", steps1=0, steps2=0).explain(x, targets=[0, 0])
+    bf16 = GuidedInversion(model, l0="tl", l1="pool", steps1=0, steps2=0, precision="bfloat16")
+    # bfloat16 keeps 8 significant bits: the start map agrees to about 1 %
+    np.testing.assert_allclose(bf16.explain(x, targets=[0, 0]), f32, atol=0.03)
+    assert bf16.params["precision"] == "bfloat16"
+    assert all(layer.dtype_policy.name == "float32" for layer in model.layers)  # the user's model is not changed
+    full, stage1 = GuidedInversion(model, l0="tl", l1="pool", precision="bfloat16").explain_both(x, targets=[0, 0])
+    assert np.all(stage1[:, :8, :8].mean(axis=(1, 2)) >= stage1[:, 8:, 8:].mean(axis=(1, 2)))
+    with pytest.raises(UserError, match="precision"):
+        GuidedInversion(model, l0="tl", l1="pool", precision="int3")
+
+
+def test_guided_inversion_relative_error_is_scale_free():
+    """The authors' code divides the inversion error by ||f(x)||^2: multiplying the l0 features by
+    1000 then leaves the stage-1 map unchanged, while the paper's plain squared error (against the
+    same gamma) changes it."""
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    x = np.random.default_rng(3).random((2, 16, 16, 1)).astype("float32")
+    maps = {}
+    for scale in (1.0, 1000.0):
+        model = _topleft_model(scale)
+        for inv in ("relative", "squared"):
+            gi = GuidedInversion(model, l0="tl", l1="pool", steps2=0, stage="inversion", inversion=inv,
+                                 penalty="l2", gamma=0.5, steps1=20, lr=0.05)
+            maps[inv, scale] = gi.explain(x, targets=[0, 0])
+    np.testing.assert_allclose(maps["relative", 1.0], maps["relative", 1000.0], atol=2e-3)
+    assert np.abs(maps["squared", 1.0] - maps["squared", 1000.0]).max() > 0.05
+
+
+def test_guided_inversion_constant_background_and_bad_options():
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    model = _topleft_model()
+    x = np.random.default_rng(5).random((2, 16, 16, 1)).astype("float32")
+    gi = GuidedInversion(model, l0="tl", l1="pool", background="0")
+    assert gi.params["background"] == 0.0
+    full, stage1 = gi.explain_both(x, targets=[0, 0])
+    assert np.all(stage1[:, :8, :8].mean(axis=(1, 2)) >= stage1[:, 8:, 8:].mean(axis=(1, 2)))
+    blur = GuidedInversion(model, l0="tl", l1="pool").explain(x, targets=[0, 0])
+    assert np.abs(blur - full).max() > 1e-3  # the background enters the optimisation
+    for bad in ({"background": "plaid"}, {"inversion": "cubic"}, {"penalty": "l7"}):
+        with pytest.raises(UserError):
+            GuidedInversion(model, l0="tl", l1="pool", **bad)

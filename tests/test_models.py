@@ -116,3 +116,30 @@ def test_load_model_errors(tmp_path):
         models.load_model(str(tmp_path / "bad.keras"))
     with pytest.raises(UserError, match="unknown model"):
         models.load_model("definitely_not_a_model")
+
+
+def test_feature_model_bfloat16_copy_agrees_and_shares_nothing():
+    import keras
+    import numpy as np
+    import pytest
+
+    from tfinterp.errors import UserError
+    from tfinterp.models.layers import compute_copy, feature_model
+
+    keras.utils.set_random_seed(1)
+    inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="c1")],
+                             name="inner")
+    inp = keras.Input((8, 8, 1))
+    out = keras.layers.Dense(3, name="logits")(keras.layers.Flatten()(inner(inp)))
+    model = keras.Model(inp, out)
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    f32 = feature_model(model, ["inner/c1"], include_output=True)(x)
+    bf = feature_model(model, ["inner/c1"], include_output=True, precision="bfloat16")(x)
+    assert bf["output"].dtype.name == "bfloat16"
+    np.testing.assert_allclose(np.asarray(bf["inner/c1"], "float32"), f32["inner/c1"], rtol=0.02, atol=0.02)
+    assert compute_copy(model, "float32") is model
+    copy = compute_copy(model, "bfloat16")
+    assert copy is not model and all(v.dtype == "float32" for v in copy.weights)  # mixed: float32 variables
+    assert model.layers[1].layers[0].dtype_policy.name == "float32"
+    with pytest.raises(UserError, match="precision"):
+        compute_copy(model, "float8")

@@ -77,3 +77,15 @@ def test_splits_cover_every_class_even_when_the_source_is_sorted(monkeypatch, tm
     (train_x, train_y), (val_x, val_y), _ = _splits(TrainConfig(dataset="mnist", limit=1000, seed=0))
     assert len(train_y) + len(val_y) == 1000
     assert set(np.unique(train_y)) == set(range(10)) and set(np.unique(val_y)) == set(range(10))
+
+
+def test_pipeline_turns_off_the_autotune_stall_and_keeps_every_example():
+    import numpy as np
+
+    from tfinterp.training.classifier import _pipeline
+
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    ds = _pipeline((x, np.arange(10)), 4, shuffle_seed=0)
+    assert ds.options().autotune.enabled is False
+    got = np.concatenate([b[0].numpy()[:, 0] for b in ds])
+    assert sorted(got.tolist()) == list(range(10)) and len(list(ds)) == 3

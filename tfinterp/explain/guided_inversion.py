@@ -59,13 +59,20 @@ class GuidedInversion(Explainer):
     ``steps2=70``, ``lr=0.01``, ``decay_every=10``; ``blur_sigma`` defaults to the paper's
     radius 11 at 224 px scaled to the input size. ``stage="class"`` returns the stage-2
     map, ``stage="inversion"`` the class-agnostic stage-1 map (a salient-object detector).
+    ``precision="bfloat16"`` runs the network on a mixed-precision copy of its weights (the
+    optimisation itself stays float32): several times faster in batches on CPUs with
+    AMX / AVX512-BF16 and on recent GPUs, with maps that differ slightly from float32's.
     """
 
     def __init__(self, model, l0: str = "pool5", l1: str = "last_conv", gamma: float = 10.0,
                  lam: float = 1.0, delta: float = 1.0, steps1: int = 10, steps2: int = 70,
                  lr: float = 1e-2, decay_every: int = 10, blur_sigma: float | None = None,
                  score: str = "probability", stage: str = "class", init: float = 0.1,
-                 batch_size: int = 32, layer: str | None = None):
+                 batch_size: int = 32, layer: str | None = None, precision: str = "float32",
+                 inversion: str = "squared", penalty: str = "l1", background: str | float = "blur",
+                 temperature: float = 1.0):
+        import keras
+
         from tfinterp.data.imageio import model_input_shape
         from tfinterp.models.layers import feature_model
 
@@ -73,6 +80,20 @@ class GuidedInversion(Explainer):
             raise UserError(f"stage must be 'class' or 'inversion', got '{stage}'")
         if score not in ("probability", "logit"):
             raise UserError(f"score must be 'probability' or 'logit', got '{score}'")
+        if inversion not in ("squared", "relative"):
+            raise UserError(f"inversion must be 'squared' or 'relative', got '{inversion}'")
+        if penalty not in ("l1", "l2"):
+            raise UserError(f"penalty must be 'l1' or 'l2', got '{penalty}'")
+        self.inversion, self.penalty = inversion, penalty
+        if not temperature > 0:
+            raise UserError(f"temperature must be > 0, got {temperature}")
+        self.temperature = float(temperature)
+        if background != "blur":
+            try:
+                background = float(background)
+            except (TypeError, ValueError):
+                raise UserError(f"background must be 'blur' or a constant pixel value, got '{background}'") from None
+        self.background = background
         if steps1 < 0 or steps2 < 0 or lr <= 0 or decay_every < 1:
             raise UserError("steps must be >= 0, lr > 0 and decay_every >= 1")
         self.l0, self.l1 = l0, (layer or l1)
@@ -81,10 +102,15 @@ class GuidedInversion(Explainer):
         self.score, self.stage, self.init = score, stage, float(init)
         h = model_input_shape(model)[0]
         self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 11.0 * h / 224.0
-        self._features = feature_model(model, [self.l0, self.l1], include_output=True)
-        self._to_l0 = feature_model(model, [self.l0])  # stage 1 needs nothing above l0
+        self.precision = precision
+        self._features = feature_model(model, [self.l0, self.l1], include_output=True, precision=precision)
+        # stage 1 needs nothing above l0 (a sub-graph of the same layers, same weights)
+        self._to_l0 = keras.Model(self._features.input, {self.l0: self._features.output[self.l0]})
         if len(self._features.output[self.l1].shape) != 4:
             raise UserError(f"filter layer l1='{self.l1}' must be convolutional (rank 4)")
+        fh, fw = self._features.output[self.l1].shape[1:3]
+        self._up_rows = self._resize_matrix(int(fh), int(h))
+        self._up_cols = self._resize_matrix(int(fw), int(model_input_shape(model)[1]))
         super().__init__(model, batch_size=batch_size)
         self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
                                           autograph=False)
@@ -93,21 +119,39 @@ class GuidedInversion(Explainer):
     def params(self):
         return {"l0": self.l0, "l1": self.l1, "gamma": self.gamma, "lambda": self.lam, "delta": self.delta,
                 "steps1": self.steps1, "steps2": self.steps2, "lr": self.lr, "decay_every": self.decay_every,
-                "blur_sigma": round(self.blur_sigma, 4), "score": self.score, "stage": self.stage}
+                "blur_sigma": round(self.blur_sigma, 4), "score": self.score, "stage": self.stage,
+                "precision": self.precision, "inversion": self.inversion, "penalty": self.penalty,
+                "background": self.background, "temperature": self.temperature}
 
     # -- the optimisation ---------------------------------------------------------------
-    def _mask(self, w, acts, size):
-        m = tf.einsum("bhwk,bk->bhw", acts, w)[..., None]
-        lo = tf.reduce_min(m, axis=[1, 2, 3], keepdims=True)
-        hi = tf.reduce_max(m, axis=[1, 2, 3], keepdims=True)
+    def _mask(self, w, acts):
+        """min-max normalised omega-weighted channel sum, bilinearly upsampled: (N, H, W, 1).
+
+        The upsampling is the same bilinear map as ``tf.image.resize`` written as two small
+        matrix products, whose gradient is far cheaper than ResizeBilinearGrad in a loop."""
+        m = tf.einsum("bhwk,bk->bhw", acts, w)
+        lo = tf.reduce_min(m, axis=[1, 2], keepdims=True)
+        hi = tf.reduce_max(m, axis=[1, 2], keepdims=True)
         m = tf.math.divide_no_nan(m - lo, hi - lo)
-        return tf.image.resize(m, size, method="bilinear")
+        n = tf.shape(m)[0]
+        rows = tf.matmul(tf.broadcast_to(self._up_rows, tf.stack([n, *self._up_rows.shape])), m)
+        return tf.matmul(rows, self._up_cols, transpose_b=True)[..., None]
+
+    @staticmethod
+    def _resize_matrix(n_in: int, n_out: int):
+        """(n_out, n_in) matrix of tf.image.resize's bilinear interpolation along one axis."""
+        eye = tf.reshape(tf.eye(n_in), [n_in, n_in, 1, 1])
+        return tf.transpose(tf.image.resize(eye, [n_out, 1], method="bilinear")[:, :, 0, 0])
 
     def _score(self, images, targets):
         logits = tf.cast(self._features(images, training=False)["output"], tf.float32)
         if self.score == "probability":
-            logits = tf.nn.softmax(logits, axis=-1)
+            logits = tf.nn.softmax(logits / self.temperature, axis=-1)
         return gather_target(logits, targets)
+
+    def _norm(self, w):
+        """Per-image penalty on omega: ||w||_1 (the paper) or ||w||_2^2 (the authors' code)."""
+        return tf.reduce_sum(tf.abs(w) if self.penalty == "l1" else tf.square(w), axis=-1)
 
     @staticmethod
     def _keep_defined(new, old):
@@ -118,33 +162,35 @@ class GuidedInversion(Explainer):
         return tf.where(alive, new, old)
 
     def _both_batch(self, images, targets):
-        size = tf.shape(images)[1:3]
         feats = self._features(images, training=False)
         acts = tf.stop_gradient(tf.cast(feats[self.l1], tf.float32))
         ref = tf.stop_gradient(tf.cast(feats[self.l0], tf.float32))
-        p = gaussian_blur(images, self.blur_sigma)
+        p = (gaussian_blur(images, self.blur_sigma) if self.background == "blur"
+             else tf.fill(tf.shape(images), self.background))
+        d = images - p  # Phi = x*m + p*(1-m) = p + d*m and Phi_bg = x*(1-m) + p*m = x - d*m
+        axes = list(range(1, ref.shape.rank))
+        ref_energy = tf.maximum(tf.reduce_sum(tf.square(ref), axis=axes), 1e-12)
         w0 = tf.fill([tf.shape(images)[0], acts.shape[-1]], self.init)
 
         def inversion_loss(w):
-            m = self._mask(w, acts, size)
-            phi = images * m + p * (1.0 - m)
+            phi = p + d * self._mask(w, acts)
             f = tf.cast(self._to_l0(phi, training=False)[self.l0], tf.float32)
-            err = tf.reduce_sum(tf.square(f - ref), axis=list(range(1, ref.shape.rank)))
-            return tf.reduce_sum(err + self.gamma * tf.reduce_sum(tf.abs(w), axis=-1))
+            err = tf.reduce_sum(tf.square(f - ref), axis=axes)
+            if self.inversion == "relative":
+                err = err / ref_energy
+            return tf.reduce_sum(err + self.gamma * self._norm(w))
 
         def target_loss(w):
-            m = self._mask(w, acts, size)
-            phi = images * m + p * (1.0 - m)
-            phi_bg = images * (1.0 - m) + p * m
-            both = self._score(tf.concat([phi, phi_bg], 0), tf.concat([targets, targets], 0))  # one pass
+            dm = d * self._mask(w, acts)
+            both = self._score(tf.concat([p + dm, images - dm], 0), tf.concat([targets, targets], 0))  # one pass
             fg, bg = tf.split(both, 2)
-            loss = -fg + self.lam * bg + self.delta * tf.reduce_sum(tf.abs(w), axis=-1)
+            loss = -fg + self.lam * bg + self.delta * self._norm(w)
             return tf.reduce_sum(loss)
 
         w1 = adam_minimize(inversion_loss, w0, self.steps1, self.lr, self._keep_defined)
-        stage1 = self._mask(w1, acts, size)[..., 0]
+        stage1 = self._mask(w1, acts)[..., 0]
         w2 = adam_minimize(target_loss, w1, self.steps2, self.lr, self._keep_defined, self.decay_every)
-        stage2 = self._mask(w2, acts, size)[..., 0]
+        stage2 = self._mask(w2, acts)[..., 0]
         return normalize_maps(stage2), normalize_maps(stage1)
 
     def attribute(self, images, targets):

@@ -119,10 +119,46 @@ def run_with_taps(model, inputs, paths, training=False):
     return final, found
 
 
-def feature_model(model, names, include_output: bool = False) -> keras.Model:
+_PRECISIONS = {"float32": None, "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
+def compute_copy(model, precision: str):
+    """A copy of `model`'s functional graph whose layers compute in `precision`.
+
+    ``"bfloat16"`` / ``"float16"`` give Keras mixed-precision policies (float32 variables,
+    16-bit compute); the weights are copied, so later changes to `model` are not seen, and
+    `model` itself is not touched. On CPUs with AMX or AVX512-BF16 units, bfloat16
+    convolutions run several times faster than float32 (Micikevicius et al. 2018 for the
+    mixed-precision recipe). ``"float32"`` returns `model` unchanged.
+    """
+    if precision not in _PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(_PRECISIONS)}, got '{precision}'")
+    policy = _PRECISIONS[precision]
+    if policy is None:
+        return model
+    graph = graph_of(model)
+
+    def clone(layer):
+        cfg = layer.get_config()
+        if "dtype" in cfg and not isinstance(layer, keras.layers.InputLayer):
+            cfg["dtype"] = policy
+        return layer.__class__.from_config(cfg)
+
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    # the layers come from the user's live model, not from a file: Lambda layers may be rebuilt
+    with SafeModeScope(False):
+        copy = keras.models.clone_model(graph, clone_function=clone, recursive=True)
+    copy.set_weights(graph.get_weights())
+    return copy
+
+
+def feature_model(model, names, include_output: bool = False, precision: str = "float32") -> keras.Model:
     """A multi-output `keras.Model` sharing `model`'s weights, returning the named layers' outputs.
 
-    Returns a dict keyed by the given names (plus ``"output"`` when `include_output`).
+    Returns a dict keyed by the given names (plus ``"output"`` when `include_output`). With
+    ``precision="bfloat16"`` (or ``"float16"``) the layers run on a mixed-precision copy of
+    the model's weights (see `compute_copy`) instead of sharing them.
     """
     if isinstance(names, str):
         names = [names]
@@ -130,7 +166,7 @@ def feature_model(model, names, include_output: bool = False) -> keras.Model:
     from tfinterp.data.imageio import model_input_shape
 
     inp = keras.Input(shape=model_input_shape(model), name="images")
-    final, found = run_with_taps(model, inp, list(paths.values()))
+    final, found = run_with_taps(compute_copy(model, precision), inp, list(paths.values()))
     outputs = {n: (final if p == () else found[p]) for n, p in paths.items()}
     if include_output:
         outputs["output"] = final

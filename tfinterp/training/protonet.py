@@ -94,13 +94,13 @@ def train_pipeline(data, cfg: ProtoNetConfig):
     import tensorflow as tf
 
     from tfinterp.data.augment import elastic_deform
-    from tfinterp.training.classifier import _pipeline
+    from tfinterp.training.classifier import _pipeline, finish_pipeline
 
     ds = _pipeline(data, cfg.batch_size, shuffle_seed=cfg.seed)
     if cfg.elastic:
         alpha, sigma = float(cfg.elastic_alpha), float(cfg.elastic_sigma)
-        ds = ds.map(lambda x, y: (elastic_deform(x, alpha, sigma), y),
-                    num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        ds = finish_pipeline(ds.map(lambda x, y: (elastic_deform(x, alpha, sigma), y),
+                                    num_parallel_calls=tf.data.AUTOTUNE))
     return ds
 
 
