@@ -94,16 +94,29 @@ def main():
     gm = models.load_model(g["model"])
     from tfinterp.data import load_clutter
 
-    d = load_clutter("test", n=max(g["batch1_images"], g["batch32_images"]))
-    gi = get_explainer("guided-inversion", gm, batch_size=32)
-    xi, yi = d["images"], d["labels"]
     n1, n32 = int(g["batch1_images"]), int(g["batch32_images"])
-    t1, _ = timed(lambda: gi.explain(xi[:n1], yi[:n1], batch_size=1), 1)
-    t32, _ = timed(lambda: gi.explain(xi[:n32], yi[:n32], batch_size=32), 1)
-    res["guided_inversion"] = {"batch1_images_per_second": n1 / t1, "batch32_images_per_second": n32 / t32,
-                               "ratio": (n32 / t32) / (n1 / t1), "params": gi.params}
-    print(f"guided inversion: batch 1 {n1 / t1:.2f} img/s, batch 32 {n32 / t32:.2f} img/s, "
-          f"ratio {(n32 / t32) / (n1 / t1):.1f}x", flush=True)
+    d = load_clutter("test", n=max(n1, n32))
+    xi, yi = d["images"], d["labels"]
+    res["guided_inversion"] = {}
+    for precision in g.get("precisions", ["float32"]):
+        gi = get_explainer("guided-inversion", gm, batch_size=32, precision=precision)
+        gi.explain(xi[:1], yi[:1], batch_size=1)  # trace both batch shapes before timing
+        gi.explain(xi[:32], yi[:32], batch_size=32)
+        r1, r32 = [], []
+        for _ in range(int(g.get("repeats", 1))):  # interleaved, so load from elsewhere hits both alike
+            t0 = time.perf_counter()
+            gi.explain(xi[:n1], yi[:n1], batch_size=1)
+            r1.append(n1 / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            gi.explain(xi[:n32], yi[:n32], batch_size=32)
+            r32.append(n32 / (time.perf_counter() - t0))
+        b1, b32 = statistics.median(r1), statistics.median(r32)
+        res["guided_inversion"][precision] = {
+            "batch1_images_per_second": b1, "batch32_images_per_second": b32, "ratio": b32 / b1,
+            "batch1_all": r1, "batch32_all": r32, "paired_ratios": [b / a for a, b in zip(r1, r32)],
+            "params": gi.params}
+        print(f"guided inversion ({precision}): batch 1 {b1:.2f} img/s, batch 32 {b32:.2f} img/s, "
+              f"ratio {b32 / b1:.1f}x (paired {', '.join(f'{b / a:.1f}' for a, b in zip(r1, r32))})", flush=True)
     res["load_average_at_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
