@@ -268,3 +268,19 @@ def test_guided_inversion_constant_background_and_bad_options():
     for bad in ({"background": "plaid"}, {"inversion": "cubic"}, {"penalty": "l7"}):
         with pytest.raises(UserError):
             GuidedInversion(model, l0="tl", l1="pool", **bad)
+
+
+def test_guided_inversion_temperature_softens_the_score():
+    """f_c = softmax(z / T)_c: computed by hand from the logits."""
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    model = _topleft_model()
+    x = np.random.default_rng(9).random((3, 16, 16, 1)).astype("float32")
+    z = model(x).numpy()
+    for t in (1.0, 4.0):
+        gi = GuidedInversion(model, l0="tl", l1="pool", temperature=t)
+        e = np.exp(z / t - (z / t).max(-1, keepdims=True))
+        expect = (e / e.sum(-1, keepdims=True))[np.arange(3), [0, 1, 2]]
+        np.testing.assert_allclose(gi._score(tf.constant(x), tf.constant([0, 1, 2])).numpy(), expect, rtol=1e-5)
+    with pytest.raises(UserError, match="temperature"):
+        GuidedInversion(model, l0="tl", l1="pool", temperature=0)
