@@ -15,6 +15,7 @@ from tfinterp.cli.app import Strategy, app, train_app
 class Decoder(str, enum.Enum):
     deconv = "deconv"
     upconv = "upconv"
+    dense_deconv = "dense-deconv"
 
 
 @train_app.command("protonet")
@@ -25,7 +26,7 @@ def train_protonet_cmd(
     prototypes: Optional[int] = typer.Option(None, "--prototypes", min=1, help="Number of prototypes (15)."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", min=1, help="Latent code size (40)."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    decoder: Optional[Decoder] = typer.Option(None, "--decoder", help="Transposed convs or upsample+conv."),
+    decoder: Optional[Decoder] = typer.Option(None, "--decoder", help="Transposed convs, upsample+conv, or a Dense layer then the last two transposed convs."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate (0.002)."),
     elastic: Optional[bool] = typer.Option(None, "--elastic/--no-elastic", help="Elastic deformation (Simard 2003)."),

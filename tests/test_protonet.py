@@ -288,3 +288,26 @@ def test_mixed_precision_step():
         assert m.encoder.weights[0].dtype == "float32" and np.abs(m.encoder.weights[0].numpy() - before).max() > 0
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_dense_deconv_decoder_structure_and_round_trip(tmp_path):
+    """A Dense layer replaces all but the last two transposed convs: with the reference 4-conv
+    encoder on 28x28 (28 -> 14 -> 7 -> 4 -> 2) it maps the code to a 7x7 map, then two transposed
+    convs go 7 -> 14 -> 28."""
+    import keras
+
+    tf.keras.utils.set_random_seed(0)
+    m = ProtoNet(input_shape=(28, 28, 1), num_prototypes=5, latent_dim=40, filters=(32, 64, 64),
+                 decoder="dense-deconv", decoder_filters=(16, 8, 8))
+    kinds = [type(layer).__name__ for layer in m.decoder.layers]
+    assert kinds.count("Dense") == 1 and kinds.count("Conv2DTranspose") == 2
+    assert m.decoder.get_layer("unflatten").output.shape[1:] == (7, 7, 8)
+    assert m.decoder.get_layer("dec_dense").kernel.shape == (40, 7 * 7 * 8)
+    x = np.random.default_rng(1).random((3, 28, 28, 1)).astype("float32")
+    recon = m.decode(m.encode(x)).numpy()
+    assert recon.shape == (3, 28, 28, 1) and recon.min() >= 0.0 and recon.max() <= 1.0  # sigmoid output
+    path = tmp_path / "pn.keras"
+    m.save(path)
+    again = keras.models.load_model(path)
+    assert again.decoder_kind == "dense-deconv"
+    np.testing.assert_allclose(again.decode(again.encode(x)).numpy(), recon, atol=1e-6)

@@ -62,6 +62,13 @@ class GuidedInversion(Explainer):
     ``precision="bfloat16"`` runs the network on a mixed-precision copy of its weights (the
     optimisation itself stays float32): several times faster in batches on CPUs with
     AMX / AVX512-BF16 and on recent GPUs, with maps that differ slightly from float32's.
+
+    Options beyond the paper's text, all off by default: ``inversion="relative"`` divides the
+    inversion error by ||f^{l0}(x)||^2 and ``penalty="l2"`` uses ||w||_2^2, as the authors'
+    public code (mndu/guided-feature-inversion) does; ``temperature`` divides the logits before
+    the softmax (``score="probability"``), for models whose probabilities are saturated at 1;
+    ``background=<value>`` replaces the blurred image p by a constant (e.g. 0.0 for images on
+    a black background, where the blur of an item is still that item).
     """
 
     def __init__(self, model, l0: str = "pool5", l1: str = "last_conv", gamma: float = 10.0,

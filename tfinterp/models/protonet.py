@@ -52,6 +52,9 @@ def protonet_losses(images, labels, logits, reconstructions, distances):
     return {"ce": ce, "ae": ae, "r1": r1, "r2": r2}
 
 
+DECODERS = ("deconv", "upconv", "dense-deconv")
+
+
 @keras.saving.register_keras_serializable(package="tfinterp")
 class PrototypeLayer(keras.layers.Layer):
     """m learnable prototypes in the flat latent space; outputs squared L2 distances (Li et al. 2018)."""
@@ -103,8 +106,11 @@ class ProtoNet(keras.Model):
         filters: channels of the encoder convs before the latent conv (reference 32-32-32).
         decoder_filters: channels of the decoder's layers before the output layer, from the
             latent end; default (None) mirrors `filters`. A thinner decoder trains faster.
-        decoder: ``"deconv"`` (transposed convs, as the reference) or ``"upconv"``
-            (nearest upsampling + conv).
+        decoder: ``"deconv"`` (transposed convs, as the reference), ``"upconv"``
+            (nearest upsampling + conv), or ``"dense-deconv"``: one Dense layer from the code
+            to the map two layers below the output, then the last two transposed convs. On a
+            CPU each conv-type op costs about 1 ms at batch 250 whatever its size, so fewer,
+            not thinner, layers make the decoder cheaper (benchmarks/bench_protonet_speed.py).
         lambdas: weights (class, ae, r1, r2) of the loss terms (reference 20, 1, 1, 1).
         classifier_init: ``"random"`` (Glorot, as the reference) or ``"class"``: prototype j
             starts assigned to class j mod K with weight -1 (0 elsewhere), so every class
@@ -140,8 +146,8 @@ class ProtoNet(keras.Model):
         if len(self.decoder_filters) != len(self.filters) or min(self.decoder_filters) < 1:
             raise UserError(f"ProtoNet: decoder_filters must be {len(self.filters)} positive channel counts "
                             f"(one per encoder conv), got {list(self.decoder_filters)}")
-        if self.decoder_kind not in ("deconv", "upconv"):
-            raise UserError(f"ProtoNet: decoder must be 'deconv' or 'upconv', got '{decoder}'")
+        if self.decoder_kind not in DECODERS:
+            raise UserError(f"ProtoNet: decoder must be one of {', '.join(DECODERS)}, got '{decoder}'")
         if len(self.lambdas) != 4 or min(self.lambdas) < 0:
             raise UserError(f"ProtoNet: lambdas must be 4 non-negative weights, got {list(lambdas)}")
         h, w, c = self.image_shape
@@ -185,14 +191,23 @@ class ProtoNet(keras.Model):
     def _build_decoder(self):
         L = keras.layers
         inp = keras.Input(shape=(self.latent_dim,), name="latent")
-        x = L.Reshape(self.latent_shape, name="unflatten")(inp)
         chans = list(self.decoder_filters) + [self.image_shape[-1]]
         sizes = list(zip(reversed(self._hs[:-1]), reversed(self._ws[:-1])))
+        skip = 0
+        if self.decoder_kind == "dense-deconv" and len(chans) > 2:
+            skip = len(chans) - 2  # the Dense layer stands for the first `skip` transposed convs
+            (th, tw), f = sizes[skip - 1], chans[skip - 1]
+            x = L.Dense(th * tw * f, activation="relu", name="dec_dense")(inp)
+            x = L.Reshape((th, tw, f), name="unflatten")(x)
+        else:
+            x = L.Reshape(self.latent_shape, name="unflatten")(inp)
         for i, (f, (th, tw)) in enumerate(zip(chans, sizes), start=1):
+            if i <= skip:
+                continue
             last = i == len(chans)
             act = "sigmoid" if last else "relu"
             name = f"dec_conv{i}"
-            if self.decoder_kind == "deconv":
+            if self.decoder_kind in ("deconv", "dense-deconv"):
                 x = L.Conv2DTranspose(f, 3, strides=2, padding="same", activation=None if last else act,
                                       name=name)(x)
                 ch, cw = x.shape[1] - th, x.shape[2] - tw

@@ -32,7 +32,7 @@ class ProtoNetConfig(RunConfig):
     prototypes: int = 15
     latent_dim: int = 40
     filters: list = field(default_factory=lambda: [32, 32, 32])
-    decoder: str = "deconv"           # deconv | upconv
+    decoder: str = "deconv"           # deconv | upconv | dense-deconv
     decoder_filters: list | None = None  # None: mirror `filters`
     classifier_init: str = "random"   # random | class (prototype j starts voting for class j mod K)
     lambda_class: float = 20.0
@@ -60,8 +60,10 @@ class ProtoNetConfig(RunConfig):
             raise UserError(f"latent_dim must be at least 1, got {self.latent_dim}")
         if self.classifier_init not in ("random", "class"):
             raise UserError(f"unknown classifier_init '{self.classifier_init}'; use random or class")
-        if self.decoder not in ("deconv", "upconv"):
-            raise UserError(f"unknown decoder '{self.decoder}'; use deconv or upconv")
+        from tfinterp.models.protonet import DECODERS
+
+        if self.decoder not in DECODERS:
+            raise UserError(f"unknown decoder '{self.decoder}'; use one of {', '.join(DECODERS)}")
         if min(self.lambda_class, self.lambda_ae, self.lambda_r1, self.lambda_r2) < 0:
             raise UserError("loss weights (lambda_*) must be non-negative")
         if self.elastic and (self.elastic_alpha < 0 or self.elastic_sigma <= 0):
