@@ -72,8 +72,9 @@ def main(argv=None):
     from tfinterp.utils import write_json
 
     model = load_model(loc["model"])
-    tune = load_clutter("tune", n=loc["tune_n"])
-    test = load_clutter("test", n=loc["test_n"])
+    background = loc.get("background", "black")  # "texture": the textured canvases (clutter64tex)
+    tune = load_clutter("tune", n=loc["tune_n"], background=background)
+    test = load_clutter("test", n=loc["test_n"], background=background)
     bs, largest = int(loc["batch_size"]), bool(loc.get("largest_segment", False))
     methods = args.methods.split(",") if args.methods else loc["methods"]
     want_diagnostics = not args.methods or "diagnostics" in methods
@@ -229,7 +230,8 @@ def adversarial_section(model, test, adv, results, largest, bs):
 
 
 def table(r):
-    lines = [f"Localization on {r['test_n']} cluttered test canvases ({r['model']}); alpha tuned on "
+    kind = "textured cluttered" if r["config"]["localization"].get("background") == "texture" else "cluttered"
+    lines = [f"Localization on {r['test_n']} {kind} test canvases ({r['model']}); alpha tuned on "
              f"{r['tune_n']} 'tune' canvases. {r['date']}, {r['machine']}.", "",
              "| method | loc. error | alpha | pointing game | F-measure | MAE | ms / image | "
              "loc. error, other protocol* (alpha) |",

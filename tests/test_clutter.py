@@ -64,3 +64,26 @@ def test_splits_are_disjoint_and_cached():
     assert not np.array_equal(a["images"], t["images"])
     with pytest.raises(UserError, match="unknown split"):
         load_clutter("valid")
+
+
+def test_textured_background_keeps_the_layout_and_black_canvases_unchanged():
+    from dataclasses import asdict
+
+    items, labels = _square_items()
+    black = make_canvases(items, labels, seed=5, n=6)
+    spec = ClutterSpec(background="texture", texture_gain_min=0.2, texture_gain_max=0.3)
+    tex = make_canvases(items, labels, seed=5, spec=spec, n=6)
+    # same items, boxes and masks: the texture has its own random stream
+    for k in ("labels", "boxes", "masks"):
+        np.testing.assert_array_equal(tex[k], black[k])
+    img, blk = tex["images"][..., 0], black["images"][..., 0]
+    empty = blk == 0.0                     # pixels with neither item nor clutter
+    assert empty.any() and img[empty].max() <= 0.3 + 1e-6 and img[empty].std() > 0.02
+    opaque = blk >= 0.1                    # item and clutter pixels above the mask threshold stay as they were
+    np.testing.assert_allclose(img[opaque], blk[opaque], atol=1e-6)
+    # the default spec's cache key is what it was before the texture fields existed
+    old = {k: v for k, v in asdict(ClutterSpec()).items()
+           if k not in ("background", "texture_gain_min", "texture_gain_max")}
+    assert ClutterSpec().cache_fields() == old and "background" in spec.cache_fields()
+    with pytest.raises(UserError, match="background"):
+        make_canvases(items, labels, seed=5, spec=ClutterSpec(background="plaid"), n=2)

