@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -29,6 +28,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,7 +40,7 @@ RUNS = ROOT / "runs"
 def meta(args):
     return {"command": "python " + " ".join(sys.argv),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.system()} {platform.release()}"}
+            "machine": machine_description()}
 
 
 def fit_model(name, x, y, epochs, lr, batch, seed, path, preprocess=None):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import time
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
+
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +58,7 @@ def main():
 
     res = {"command": "python benchmarks/bench_explain_speed.py " + " ".join(sys.argv[1:]), "config": cfg,
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "machine": machine_description(),
            "tensorflow": tf.__version__, "load_average_at_start": os.getloadavg()}
     keras.utils.set_random_seed(0)
     xtr, ytr = load_arrays("fashion_mnist", "train")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,8 @@ import time
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
+
+from tfinterp.utils import machine_description  # (no TensorFlow import)
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -53,7 +54,7 @@ def main():
     n = int(cfg["help"]["repeats"])
     res = {"command": "python benchmarks/bench_foundation.py " + " ".join(sys.argv[1:]),
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "machine": machine_description(),
            "load_average_at_start": os.getloadavg()}
     py = sys.executable
     help_s = wall([str(BIN / "tfinterp"), "--help"], n)

@@ -16,7 +16,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import sys
 import time
 import tomllib
@@ -27,11 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine():
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
 
 
 def run_method(model, method, params, x, y, batch_size):
@@ -82,7 +79,7 @@ def main(argv=None):
     variants = cfg.get("variants", {})
     results = {"command": "python " + " ".join([sys.argv[0]] + list(argv or sys.argv[1:])),
                "config": cfg, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine(), "model": loc["model"], "tune_n": len(tune["labels"]),
+               "machine": machine_description(), "model": loc["model"], "tune_n": len(tune["labels"]),
                "test_n": len(test["labels"]), "methods": {}}
     if args.methods and Path(args.out).exists():  # re-run some methods into earlier results
         previous = json.loads(Path(args.out).read_text())

