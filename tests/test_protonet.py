@@ -311,3 +311,17 @@ def test_dense_deconv_decoder_structure_and_round_trip(tmp_path):
     again = keras.models.load_model(path)
     assert again.decoder_kind == "dense-deconv"
     np.testing.assert_allclose(again.decode(again.encode(x)).numpy(), recon, atol=1e-6)
+
+
+def test_cli_dense_deconv_decoder(fake_fashion, tmp_path):
+    """`train protonet --decoder dense-deconv` reaches the model: its saved decoder has the Dense stem."""
+    import keras
+
+    out = tmp_path / "dd"
+    code = main(["train", "protonet", "--dataset", "fashion_mnist", "--decoder", "dense-deconv", "--epochs", "1",
+                 "--limit", "200", "--prototypes", "4", "--out", str(out)])
+    assert code == 0
+    meta = json.loads((out / "protonet_fashion_mnist.json").read_text())
+    assert meta["config"]["decoder"] == "dense-deconv"
+    net = keras.models.load_model(out / "protonet_fashion_mnist.keras")
+    assert [type(layer).__name__ for layer in net.decoder.layers].count("Dense") == 1
