@@ -89,7 +89,10 @@ def main(argv=None):
             previous["config"] = cfg
             results = previous
     if args.adversarial_only:
+        rerun = {"command": results["command"], "date": results["date"], "methods": ["adversarial"]}
         results = json.loads(Path(args.out).read_text())
+        results["config"] = cfg
+        results.setdefault("reruns", []).append(rerun)
         results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
         write_json(args.out, results)
         Path(args.out).with_suffix(".md").write_text(table(results))
@@ -136,7 +139,7 @@ def main(argv=None):
               f"{entry['pointing_game']:.3f}  {sec * 1000:.0f} ms/img", file=sys.stderr, flush=True)
         write_json(args.out, results)  # partial results survive an interruption
     if want_diagnostics:
-        results["diagnostics"] = diagnostics(model, tune, test, cfg.get("diagnostics", {}), largest)
+        results["diagnostics"] = diagnostics(model, tune, test, cfg.get("diagnostics", {}), largest, results, bs)
         write_json(args.out, results)
     adv = cfg.get("adversarial")
     if adv:
@@ -147,7 +150,7 @@ def main(argv=None):
     print(md)
 
 
-def diagnostics(model, tune, test, cfg, largest):
+def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
     """What the benchmark itself allows, independent of any explainer.
 
     - ``image_itself``: the canvas as its own map. The background is black, so any map that is
@@ -158,6 +161,11 @@ def diagnostics(model, tune, test, cfg, largest):
       fitted (non-negative least squares) to the ground-truth box, per test image, then min-max
       normalised and upsampled exactly as guided inversion's mask. It knows the answer, so it
       bounds what any omega (the only thing guided inversion optimises) could reach.
+    - ``objective``: does guided inversion's stage-2 objective prefer masks that localize? Its
+      terms f_c(Phi) and f_c(Phi_bg) for guided inversion's own masks, the span oracle's, the
+      true box, the item's pixels and the whole image; and the localization error (alpha tuned
+      on the tune split each time) as stage 2 runs longer (``stage2_steps``, learning-rate
+      halving off), beside the objective it reaches.
     """
     import tensorflow as tf
     from scipy.optimize import nnls
@@ -188,7 +196,7 @@ def diagnostics(model, tune, test, cfg, largest):
             maps.append(m)
         return tf.image.resize(np.asarray(maps, np.float32)[..., None], size, method="bilinear").numpy()[..., 0]
 
-    out["span_oracle"] = {}
+    out["span_oracle"], oracle_test = {}, {}
     size = tuple(test["images"].shape[1:3])
     for layer in cfg.get("oracle_layers", []):
         fm = feature_model(model, [layer])
@@ -199,8 +207,49 @@ def diagnostics(model, tune, test, cfg, largest):
             res[split] = oracle_maps(acts, d["boxes"], size)
         a, _, _ = tune_alpha(res["tune"], tune["boxes"], largest=largest)
         out["span_oracle"][layer] = {"alpha": a, **scores(res["test"], test["boxes"], a, largest)}
+        oracle_test[layer] = res["test"]
         print(f"span oracle {layer}: {out['span_oracle'][layer]['localization_error']:.3f}", file=sys.stderr,
               flush=True)
+    gi = (results or {}).get("methods", {}).get(cfg.get("objective_of", "guided-inversion"))
+    if gi and cfg.get("stage2_steps"):
+        out["objective"] = objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs)
+    return out
+
+
+def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
+    """Guided inversion's stage-2 objective on reference masks, and error against stage-2 length."""
+    from tfinterp.explain.run import build_explainer
+    from tfinterp.metrics import tune_alpha
+
+    params = dict(gi["ctor_params"])
+    explainer = build_explainer("guided-inversion", model, params, batch_size=bs)
+    lam = explainer.lam
+    x, y = test["images"], test["labels"]
+    box = np.zeros(x.shape[:3], np.float32)
+    for i, (y0, x0, y1, x1) in enumerate(test["boxes"]):
+        box[i, y0:y1, x0:x1] = 1.0
+    masks = {"guided inversion (its own map)": run_method(model, "guided-inversion", params, x, y, bs)[0]}
+    if explainer.l1 in oracle_test:
+        masks[f"span oracle ({explainer.l1})"] = oracle_test[explainer.l1]
+    masks.update({"the true box": box, "the item's pixels": test["masks"].astype(np.float32),
+                  "the whole image (m = 1)": np.ones_like(box)})
+    out = {"params": params, "lambda": lam, "masks": {}, "stage2_steps": []}
+    for name, m in masks.items():
+        fg, bg = explainer.target_terms(x, y, m, batch_size=bs)
+        out["masks"][name] = {"f_c(Phi)": float(fg.mean()), "f_c(Phi_bg)": float(bg.mean()),
+                              "objective": float(np.mean(-fg + lam * bg)), "area": float(m.mean())}
+        print(f"objective {name}: {out['masks'][name]['objective']:.2f}", file=sys.stderr, flush=True)
+    for steps in cfg["stage2_steps"]:
+        trial = dict(params, steps2=int(steps), decay_every=10 ** 6)
+        alpha, _, _ = tune_alpha(run_method(model, "guided-inversion", trial, tune["images"], tune["labels"], bs)[0],
+                                 tune["boxes"], largest=largest)
+        maps = run_method(model, "guided-inversion", trial, x, y, bs)[0]
+        fg, bg = explainer.target_terms(x, y, maps, batch_size=bs)
+        row = {"steps2": int(steps), "alpha": alpha, **scores(maps, test["boxes"], alpha, largest),
+               "objective": float(np.mean(-fg + lam * bg))}
+        out["stage2_steps"].append(row)
+        print(f"stage 2 for {steps} steps: objective {row['objective']:.2f}, loc. error "
+              f"{row['localization_error']:.3f}", file=sys.stderr, flush=True)
     return out
 
 
@@ -212,9 +261,11 @@ def adversarial_section(model, test, adv, results, largest, bs):
         return {"skipped": "tfinterp.attacks is not available"}
     n = int(adv["n"])
     x, y, boxes = test["images"][:n], test["labels"][:n], test["boxes"][:n]
-    x_adv = PGD(model, eps=adv["eps"], steps=adv["steps"], step_size=adv["step_size"], batch_size=bs).attack(x, y)
+    x_adv = PGD(model, eps=adv["eps"], steps=adv["steps"], step_size=adv["step_size"], batch_size=bs,
+                seed=adv.get("seed")).attack(x, y)  # the random start is seeded: the same examples every run
     pred = np.concatenate([np.asarray(model(x_adv[i:i + 256])).argmax(-1) for i in range(0, n, 256)])
-    out = {"eps": adv["eps"], "steps": adv["steps"], "n": n, "adversarial_accuracy": float((pred == y).mean()),
+    out = {"eps": adv["eps"], "steps": adv["steps"], "seed": adv.get("seed"), "n": n,
+           "adversarial_accuracy": float((pred == y).mean()),
            "methods": {}}
     for name, entry in results["methods"].items():
         clean, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], x, y, bs)
@@ -257,6 +308,19 @@ def table(r):
         for layer, e in dg.get("span_oracle", {}).items():
             lines.append(f"| span oracle: best omega >= 0 for {layer}, fitted to the true box | "
                          f"{e['localization_error']:.3f} | {e['alpha']} | {e['pointing_game']:.3f} |")
+    ob = (dg or {}).get("objective")
+    if ob:
+        lines += ["", f"Guided inversion's stage-2 objective, -f_c(Phi) + {ob['lambda']:g} f_c(Phi_bg) (lower is "
+                  "better for the optimiser), on the test canvases, with its tuned parameters:", "",
+                  "| mask | f_c(Phi) | f_c(Phi_bg) | objective | area |", "| --- | --- | --- | --- | --- |"]
+        for name, e in ob["masks"].items():
+            lines.append(f"| {name} | {e['f_c(Phi)']:.2f} | {e['f_c(Phi_bg)']:.2f} | {e['objective']:.2f} | "
+                         f"{e['area']:.3f} |")
+        lines += ["", "| stage-2 steps (no lr halving) | objective reached | loc. error | alpha | pointing game |",
+                  "| --- | --- | --- | --- | --- |"]
+        for e in ob["stage2_steps"]:
+            lines.append(f"| {e['steps2']} | {e['objective']:.2f} | {e['localization_error']:.3f} | {e['alpha']} | "
+                         f"{e['pointing_game']:.3f} |")
     adv = r.get("adversarial")
     if adv and "methods" in adv:
         lines += ["", f"PGD L-inf eps {adv['eps']}, {adv['steps']} steps, {adv['n']} canvases (accuracy under "

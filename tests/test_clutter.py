@@ -87,3 +87,12 @@ def test_textured_background_keeps_the_layout_and_black_canvases_unchanged():
     assert ClutterSpec().cache_fields() == old and "background" in spec.cache_fields()
     with pytest.raises(UserError, match="background"):
         make_canvases(items, labels, seed=5, spec=ClutterSpec(background="plaid"), n=2)
+
+
+def test_load_clutter_refuses_a_spec_that_contradicts_size_or_background():
+    """A spec carries its own size and background; a different one passed beside it is an error
+    (it used to be silently ignored). Checked before any data is read."""
+    with pytest.raises(UserError, match="set them in the spec only"):
+        load_clutter("tune", n=2, spec=ClutterSpec(), background="texture")
+    with pytest.raises(UserError, match="set them in the spec only"):
+        load_clutter("tune", n=2, spec=ClutterSpec(size=64), size=96)

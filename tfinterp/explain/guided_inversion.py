@@ -199,6 +199,30 @@ class GuidedInversion(Explainer):
         stage2 = self._mask(w2, acts)[..., 0]
         return normalize_maps(stage2), normalize_maps(stage1)
 
+    def target_terms(self, images, targets, masks, batch_size: int | None = None):
+        """(f_c(Phi), f_c(Phi_bg)) of Algorithm 2 for given masks (N, H, W) in [0, 1]: how any
+        mask (another method's, a ground-truth box) fares on the objective stage 2 minimises,
+        ``-f_c(Phi) + lambda * f_c(Phi_bg)`` (without the penalty on omega, which only
+        guided inversion's own masks have). Each a float32 array (N,)."""
+        import numpy as np
+
+        x = np.asarray(images, np.float32)
+        m = np.asarray(masks, np.float32)
+        if m.shape != x.shape[:3]:
+            raise UserError(f"masks must have shape {x.shape[:3]}, got {m.shape}")
+        t = np.asarray(targets, np.int32)
+        bs = int(batch_size or self.batch_size)
+        fg, bg = [], []
+        for i in range(0, len(x), bs):
+            xi = tf.constant(x[i:i + bs])
+            p = (gaussian_blur(xi, self.blur_sigma) if self.background == "blur"
+                 else tf.fill(tf.shape(xi), self.background))
+            dm = (xi - p) * m[i:i + bs, ..., None]
+            ti = tf.constant(t[i:i + bs])
+            fg.append(self._score(p + dm, ti).numpy())
+            bg.append(self._score(xi - dm, ti).numpy())
+        return np.concatenate(fg), np.concatenate(bg)
+
     def attribute(self, images, targets):
         final, stage1 = self._both_batch(images, targets)
         return stage1 if self.stage == "inversion" else final
