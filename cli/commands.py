@@ -67,7 +67,8 @@ def eval_cmd(
     model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
     dataset: str = typer.Option(..., "--dataset", help="Data set to evaluate on."),
     split: str = typer.Option("test", "--split"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate on the first N examples."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate on the first N examples "
+                                        "(a fixed random N of the digit-sorted offline MNIST subset)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
     out: Path = typer.Option(..., "--out", help="Output folder (metrics JSON, confusion matrix PNG)."),
     attack: Optional[str] = typer.Option(None, "--attack", help="Also attack: pgd, fgsm, ifgs, ensemble "
