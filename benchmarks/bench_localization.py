@@ -228,7 +228,7 @@ def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
     box = np.zeros(x.shape[:3], np.float32)
     for i, (y0, x0, y1, x1) in enumerate(test["boxes"]):
         box[i, y0:y1, x0:x1] = 1.0
-    masks = {"guided inversion (its own map)": run_method(model, "guided-inversion", params, x, y, bs)[0]}
+    masks = {"guided inversion (its own map)": explainer.explain(x, y, batch_size=bs)}
     if explainer.l1 in oracle_test:
         masks[f"span oracle ({explainer.l1})"] = oracle_test[explainer.l1]
     masks.update({"the true box": box, "the item's pixels": test["masks"].astype(np.float32),
@@ -240,10 +240,11 @@ def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
                               "objective": float(np.mean(-fg + lam * bg)), "area": float(m.mean())}
         print(f"objective {name}: {out['masks'][name]['objective']:.2f}", file=sys.stderr, flush=True)
     for steps in cfg["stage2_steps"]:
-        trial = dict(params, steps2=int(steps), decay_every=10 ** 6)
-        alpha, _, _ = tune_alpha(run_method(model, "guided-inversion", trial, tune["images"], tune["labels"], bs)[0],
-                                 tune["boxes"], largest=largest)
-        maps = run_method(model, "guided-inversion", trial, x, y, bs)[0]
+        trial = build_explainer("guided-inversion", model, dict(params, steps2=int(steps), decay_every=10 ** 6),
+                                batch_size=bs)  # one explainer for the tune and the test canvases
+        alpha, _, _ = tune_alpha(trial.explain(tune["images"], tune["labels"], batch_size=bs), tune["boxes"],
+                                 largest=largest)
+        maps = trial.explain(x, y, batch_size=bs)
         fg, bg = explainer.target_terms(x, y, maps, batch_size=bs)
         row = {"steps2": int(steps), "alpha": alpha, **scores(maps, test["boxes"], alpha, largest),
                "objective": float(np.mean(-fg + lam * bg))}

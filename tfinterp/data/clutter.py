@@ -157,9 +157,8 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
 
     if split not in SPLIT_SEEDS:
         raise UserError(f"unknown split '{split}' for the cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
-    size_conflict = size != 64 and size != getattr(spec, "size", size)  # 64 and "black": the defaults
-    background_conflict = background != "black" and background != getattr(spec, "background", background)
-    if spec is not None and (size_conflict or background_conflict):
+    if spec is not None and ((size != 64 and size != spec.size)  # 64 and "black" are the defaults
+                             or (background != "black" and background != spec.background)):
         raise UserError(f"load_clutter got spec(size={spec.size}, background='{spec.background}') and also "
                         f"size={size}, background='{background}'; set them in the spec only")
     spec = spec or ClutterSpec(size=size, background=background)
