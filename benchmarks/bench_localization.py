@@ -31,10 +31,10 @@ from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow imp
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_method(model, method, params, x, y, batch_size):
+def run_method(model, method, params, x, y, batch_size, explainer=None):
     from tfinterp.explain.run import build_explainer
 
-    e = build_explainer(method, model, params, batch_size=batch_size)
+    e = explainer or build_explainer(method, model, params, batch_size=batch_size)
     t0 = time.perf_counter()
     if hasattr(e, "explain_both"):
         maps, stage1 = e.explain_both(x, y, batch_size=batch_size)
@@ -44,10 +44,14 @@ def run_method(model, method, params, x, y, batch_size):
 
 
 def scores(maps, boxes, alpha, largest):
-    from tfinterp.metrics import localization_error, pointing_game
+    """Localization error with its Wilson 95 % interval, the per-image hits ('1' = IoU >= 0.5,
+    for paired comparisons between methods), and the pointing game."""
+    from tfinterp.metrics import localization_hits, pointing_game, wilson_interval
 
-    return {"localization_error": localization_error(maps, boxes, alpha, largest),
-            "pointing_game": pointing_game(maps, boxes)}
+    hits = localization_hits(maps, boxes, alpha, largest)
+    return {"localization_error": 1.0 - float(hits.mean()),
+            "ci95": wilson_interval(int((~hits).sum()), len(hits)),
+            "hits": "".join("1" if h else "0" for h in hits), "pointing_game": pointing_game(maps, boxes)}
 
 
 def main(argv=None):
@@ -108,11 +112,18 @@ def main(argv=None):
         entry = {"method": method}
         t_start = time.perf_counter()
         if grid:
+            from tfinterp.explain.run import build_explainer
+
             keys = sorted(grid)
-            trials = []
+            trials, seen = [], set()
             for values in itertools.product(*(grid[k] for k in keys)):
                 trial = dict(params, **dict(zip(keys, values)))
-                maps, _, _, _ = run_method(model, method, trial, tune["images"], tune["labels"], bs)
+                e = build_explainer(method, model, trial, batch_size=bs)
+                key = json.dumps(e.params, sort_keys=True, default=str)
+                if key in seen:  # e.g. a temperature with the logit score: the same explainer again
+                    continue
+                seen.add(key)
+                maps, _, _, _ = run_method(model, method, trial, tune["images"], tune["labels"], bs, explainer=e)
                 alpha, err, _ = tune_alpha(maps, tune["boxes"], largest=largest)
                 trials.append({"params": trial, "alpha": alpha, "tune_error": err})
                 print(f"  tune {name} {trial}: error {err:.3f} at alpha {alpha}", file=sys.stderr, flush=True)
@@ -278,27 +289,55 @@ def adversarial_section(model, test, adv, results, largest, bs):
     return out
 
 
+def paired_table(r, of: str = "guided-inversion"):
+    """Markdown rows: `of` against every other method on the same test canvases (McNemar)."""
+    from tfinterp.metrics import paired_comparison
+
+    methods = r["methods"]
+    if of not in methods or "hits" not in methods[of]:
+        return []
+    ref = np.array([c == "1" for c in methods[of]["hits"]])
+    lines = ["", f"Paired on the same {len(ref)} test canvases: {of} against each method (difference of "
+             "localization errors, negative when guided inversion is better; 95 % CI; canvases only one of "
+             "the two localizes; McNemar's exact p):", "",
+             "| against | difference (95 % CI) | only guided inversion | only the other | p |",
+             "| --- | --- | --- | --- | --- |"]
+    for name, e in sorted(methods.items(), key=lambda kv: kv[1]["localization_error"]):
+        if name == of or "hits" not in e:
+            continue
+        c = paired_comparison(ref, np.array([ch == "1" for ch in e["hits"]]))
+        lines.append(f"| {name} | {c['difference']:+.3f} ({c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}) | "
+                     f"{c['a_only']} | {c['b_only']} | {c['p_value']:.2g} |")
+    return lines
+
+
 def table(r):
     kind = "textured cluttered" if r["config"]["localization"].get("background") == "texture" else "cluttered"
     lines = [f"Localization on {r['test_n']} {kind} test canvases ({r['model']}); alpha tuned on "
              f"{r['tune_n']} 'tune' canvases. {r['date']}, {r['machine']}.", "",
-             "| method | loc. error | alpha | pointing game | F-measure | MAE | ms / image | "
+             "| method | loc. error (95 % CI) | alpha | pointing game | F-measure | MAE | ms / image | "
              "loc. error, other protocol* (alpha) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def err(e):
+        ci = e.get("ci95")
+        return f"{e['localization_error']:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
+
     for name, e in sorted(r["methods"].items(), key=lambda kv: kv[1]["localization_error"]):
         so = e["salient_object"]
         other = e.get("other_protocol")
         other = f"{other['localization_error']:.3f} ({other['alpha']})" if other else ""
-        lines.append(f"| {name} | {e['localization_error']:.3f} | {e['alpha']} | {e['pointing_game']:.3f} | "
+        lines.append(f"| {name} | {err(e)} | {e['alpha']} | {e['pointing_game']:.3f} | "
                      f"{so['f_measure']:.3f} | {so['mae']:.3f} | {e['seconds_per_image'] * 1000:.1f} | {other} |")
         if "stage1" in e:
             s1 = e["stage1"]
-            lines.append(f"| {name} (stage 1 only) | {s1['localization_error']:.3f} | {s1['alpha']} | "
+            lines.append(f"| {name} (stage 1 only) | {err(s1)} | {s1['alpha']} | "
                          f"{s1['pointing_game']:.3f} | {s1['salient_object']['f_measure']:.3f} | "
                          f"{s1['salient_object']['mae']:.3f} | | |")
     largest = bool(r["config"]["localization"].get("largest_segment", False))
     lines += ["", f"\\* the {'all-segments' if largest else 'largest-segment'} box, alpha tuned on the same "
               "tune split."]
+    lines += paired_table(r)
     dg = r.get("diagnostics")
     if dg:
         lines += ["", "Diagnostics (not explainers):", "", "| map | loc. error | alpha | pointing game |",

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tfinterp.metrics import (box_from_map, iou, localization_error, pointing_game, salient_object_scores,
-                              tune_alpha)
+from tfinterp.metrics import (box_from_map, iou, localization_error, localization_hits, paired_comparison,
+                              pointing_game, salient_object_scores, tune_alpha, wilson_interval)
 
 
 def test_iou_by_hand():
@@ -29,6 +29,42 @@ def test_localization_error_and_alpha_tuning():
     assert localization_error(maps, boxes, alpha=2.0) == 0.0
     best, err, curve = tune_alpha(maps, boxes)
     assert err == 0.0 and curve[0.0] == 1.0 and best >= 1.0
+
+
+def test_localization_hits_match_the_error():
+    boxes = [(4, 4, 12, 12)] * 3
+    maps = np.zeros((3, 16, 16), np.float32)
+    maps[:, 4:12, 4:12] = 1.0
+    maps[1, 0, 0] = 5.0  # a strong corner blob: this map's box covers the whole canvas
+    hits = localization_hits(maps, boxes, alpha=1.0)
+    assert hits.tolist() == [True, False, True]
+    assert localization_error(maps, boxes, alpha=1.0) == pytest.approx(1 / 3)
+
+
+def test_wilson_interval_by_hand():
+    # textbook values: 0/10 -> (0, 0.2775); 5/10 -> (0.2366, 0.7634)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    lo, hi = wilson_interval(100, 400)
+    assert lo < 0.25 < hi and hi - lo < 0.09
+    with pytest.raises(ValueError):
+        wilson_interval(0, 0)
+
+
+def test_paired_comparison_by_hand():
+    # 20 images: both hit 6, both miss 4, only B hits 10, only A hits 0
+    a = np.array([1] * 6 + [0] * 4 + [0] * 10, bool)
+    b = np.array([1] * 6 + [0] * 4 + [1] * 10, bool)
+    r = paired_comparison(a, b)
+    assert r["a_only"] == 0 and r["b_only"] == 10 and r["n"] == 20
+    assert r["difference"] == pytest.approx(0.5)           # error(A) 0.7 - error(B) 0.2
+    assert r["p_value"] == pytest.approx(2 / 2 ** 10)      # exact two-sided binomial, 0 of 10
+    se = np.sqrt(10 - 100 / 20) / 20
+    assert r["ci95"] == pytest.approx((0.5 - 1.959964 * se, 0.5 + 1.959964 * se))
+    same = paired_comparison(a, a)
+    assert same["difference"] == 0.0 and same["p_value"] == 1.0 and same["ci95"] == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        paired_comparison(a, b[:5])
 
 
 def test_pointing_game():

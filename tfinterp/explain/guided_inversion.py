@@ -128,7 +128,9 @@ class GuidedInversion(Explainer):
                 "steps1": self.steps1, "steps2": self.steps2, "lr": self.lr, "decay_every": self.decay_every,
                 "blur_sigma": round(self.blur_sigma, 4), "score": self.score, "stage": self.stage,
                 "precision": self.precision, "inversion": self.inversion, "penalty": self.penalty,
-                "background": self.background, "temperature": self.temperature}
+                "background": self.background,
+                # the temperature only enters the softmax: with the logit score it does nothing
+                "temperature": self.temperature if self.score == "probability" else None}
 
     # -- the optimisation ---------------------------------------------------------------
     def _mask(self, w, acts):

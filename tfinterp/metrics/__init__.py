@@ -1,4 +1,5 @@
 """Explanation-quality metrics (Du et al. 2018): localization error, pointing game, salient objects."""
 
 from tfinterp.metrics.localization import (ALPHAS, box_from_map, iou, localization_error,  # noqa: F401
-                                           pointing_game, salient_object_scores, tune_alpha)
+                                           localization_hits, paired_comparison, pointing_game,
+                                           salient_object_scores, tune_alpha, wilson_interval)
