@@ -296,16 +296,20 @@ def paired_table(r, of: str = "guided-inversion"):
     methods = r["methods"]
     if of not in methods or "hits" not in methods[of]:
         return []
-    ref = np.array([c == "1" for c in methods[of]["hits"]])
+
+    def hits(e):
+        return np.array([c == "1" for c in e["hits"]])
+
+    ref = hits(methods[of])
     lines = ["", f"Paired on the same {len(ref)} test canvases: {of} against each method (difference of "
-             "localization errors, negative when guided inversion is better; 95 % CI; canvases only one of "
+             f"localization errors, negative when {of} is better; 95 % CI; canvases only one of "
              "the two localizes; McNemar's exact p):", "",
-             "| against | difference (95 % CI) | only guided inversion | only the other | p |",
+             f"| against | difference (95 % CI) | only {of} | only the other | p |",
              "| --- | --- | --- | --- | --- |"]
     for name, e in sorted(methods.items(), key=lambda kv: kv[1]["localization_error"]):
         if name == of or "hits" not in e:
             continue
-        c = paired_comparison(ref, np.array([ch == "1" for ch in e["hits"]]))
+        c = paired_comparison(ref, hits(e))
         lines.append(f"| {name} | {c['difference']:+.3f} ({c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}) | "
                      f"{c['a_only']} | {c['b_only']} | {c['p_value']:.2g} |")
     return lines

@@ -156,6 +156,12 @@ class GuidedInversion(Explainer):
             logits = tf.nn.softmax(logits / self.temperature, axis=-1)
         return gather_target(logits, targets)
 
+    def _background(self, images):
+        """The image p blended in where the mask is off: the blurred image or a constant."""
+        if self.background == "blur":
+            return gaussian_blur(images, self.blur_sigma)
+        return tf.fill(tf.shape(images), self.background)
+
     def _norm(self, w):
         """Per-image penalty on omega: ||w||_1 (the paper) or ||w||_2^2 (the authors' code)."""
         return tf.reduce_sum(tf.abs(w) if self.penalty == "l1" else tf.square(w), axis=-1)
@@ -172,8 +178,7 @@ class GuidedInversion(Explainer):
         feats = self._features(images, training=False)
         acts = tf.stop_gradient(tf.cast(feats[self.l1], tf.float32))
         ref = tf.stop_gradient(tf.cast(feats[self.l0], tf.float32))
-        p = (gaussian_blur(images, self.blur_sigma) if self.background == "blur"
-             else tf.fill(tf.shape(images), self.background))
+        p = self._background(images)
         d = images - p  # Phi = x*m + p*(1-m) = p + d*m and Phi_bg = x*(1-m) + p*m = x - d*m
         axes = list(range(1, ref.shape.rank))
         if self.inversion == "relative":
@@ -217,8 +222,7 @@ class GuidedInversion(Explainer):
         fg, bg = [], []
         for i in range(0, len(x), bs):
             xi = tf.constant(x[i:i + bs])
-            p = (gaussian_blur(xi, self.blur_sigma) if self.background == "blur"
-                 else tf.fill(tf.shape(xi), self.background))
+            p = self._background(xi)
             dm = (xi - p) * m[i:i + bs, ..., None]
             ti = tf.constant(t[i:i + bs])
             fg.append(self._score(p + dm, ti).numpy())
