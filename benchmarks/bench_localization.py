@@ -181,8 +181,8 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
     import tensorflow as tf
     from scipy.optimize import nnls
 
+    from tfinterp.explain.guided_inversion import GuidedInversion
     from tfinterp.metrics import tune_alpha
-    from tfinterp.models.layers import feature_model
 
     out = {}
     img = {"tune": tune["images"][..., 0], "test": test["images"][..., 0]}
@@ -210,12 +210,11 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
     out["span_oracle"], oracle_test = {}, {}
     size = tuple(test["images"].shape[1:3])
     for layer in cfg.get("oracle_layers", []):
-        fm = feature_model(model, [layer])
+        # the activations exactly as guided inversion's omega weights them (a '+' hypercolumn too)
+        filt = GuidedInversion(model, l1=layer, steps1=0, steps2=0)
         res = {}
         for split, d in (("tune", tune), ("test", test)):
-            acts = np.concatenate([np.asarray(fm(d["images"][i:i + 200])[layer])
-                                   for i in range(0, len(d["images"]), 200)])
-            res[split] = oracle_maps(acts, d["boxes"], size)
+            res[split] = oracle_maps(filt.filter_activations(d["images"], batch_size=200), d["boxes"], size)
         a, _, _ = tune_alpha(res["tune"], tune["boxes"], largest=largest)
         out["span_oracle"][layer] = {"alpha": a, **scores(res["test"], test["boxes"], a, largest)}
         oracle_test[layer] = res["test"]

@@ -13,6 +13,9 @@ The mask is a non-negative combination of the channels of a filter layer l1:
   halved every 10 steps; f_c is the softmax probability of class c (the paper's choice;
   ``score="logit"`` uses the logit).
 
+Beyond the paper, l1 may be a hypercolumn of several layers (``l1="block3_conv2+last_conv"``):
+their channels, resized to the finest grid and balanced per layer, all enter the same w.
+
 Every image in a batch has its own w and its own Adam state; the whole optimisation runs
 inside one `tf.function` (a `tf.while_loop`), with no Python work per step.
 
@@ -69,9 +72,18 @@ class GuidedInversion(Explainer):
     the softmax (``score="probability"``), for models whose probabilities are saturated at 1;
     ``background=<value>`` replaces the blurred image p by a constant (e.g. 0.0 for images on
     a black background, where the blur of an item is still that item).
+
+    ``l1`` may also name several layers joined by ``+`` (or be a list), e.g.
+    ``"block3_conv2+last_conv"``: a hypercolumn (Hariharan et al. 2015) whose channels are all
+    available to omega. Each layer is resized bilinearly to the finest layer's grid and scaled,
+    per image, so that its channel sum has unit spatial mean; with the uniform initial omega
+    every layer then starts with the same share of the mask, whatever its channel count or
+    activation scale. A finer layer gives the mask its resolution, a deeper, more
+    class-discriminative one lets stage 2 suppress what the class ignores (clutter). With one
+    layer the mask is exactly the paper's (a per-image scale does not change a min-max mask).
     """
 
-    def __init__(self, model, l0: str = "pool5", l1: str = "last_conv", gamma: float = 10.0,
+    def __init__(self, model, l0: str = "pool5", l1: str | list = "last_conv", gamma: float = 10.0,
                  lam: float = 1.0, delta: float = 1.0, steps1: int = 10, steps2: int = 70,
                  lr: float = 1e-2, decay_every: int = 10, blur_sigma: float | None = None,
                  score: str = "probability", stage: str = "class", init: float = 0.1,
@@ -103,19 +115,30 @@ class GuidedInversion(Explainer):
         self.background = background
         if steps1 < 0 or steps2 < 0 or lr <= 0 or decay_every < 1:
             raise UserError("steps must be >= 0, lr > 0 and decay_every >= 1")
-        self.l0, self.l1 = l0, (layer or l1)
+        self.l0 = l0
+        l1 = layer or l1
+        names = [str(n).strip() for n in (l1.split("+") if isinstance(l1, str) else l1)]
+        if not names or any(not n for n in names) or len(set(names)) != len(names):
+            raise UserError(f"l1 must name one layer or distinct layers joined by '+', got '{l1}'")
+        self._l1_layers = names
+        self.l1 = "+".join(names)
         self.gamma, self.lam, self.delta = float(gamma), float(lam), float(delta)
         self.steps1, self.steps2, self.lr, self.decay_every = int(steps1), int(steps2), float(lr), int(decay_every)
         self.score, self.stage, self.init = score, stage, float(init)
         h, w = model_input_shape(model)[:2]
         self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 11.0 * h / 224.0
         self.precision = precision
-        self._features = feature_model(model, [self.l0, self.l1], include_output=True, precision=precision)
+        self._features = feature_model(model, [self.l0] + [n for n in names if n != self.l0], include_output=True,
+                                       precision=precision)
         # stage 1 needs nothing above l0 (a sub-graph of the same layers, same weights)
         self._to_l0 = keras.Model(self._features.input, {self.l0: self._features.output[self.l0]})
-        if len(self._features.output[self.l1].shape) != 4:
-            raise UserError(f"filter layer l1='{self.l1}' must be convolutional (rank 4)")
-        fh, fw = self._features.output[self.l1].shape[1:3]
+        for n in names:
+            if len(self._features.output[n].shape) != 4:
+                raise UserError(f"filter layer l1='{n}' must be convolutional (rank 4)")
+        # the mask's grid: the finest filter layer's
+        fh, fw = max((tuple(int(v) for v in self._features.output[n].shape[1:3]) for n in names),
+                     key=lambda hw: hw[0] * hw[1])
+        self._grid = (fh, fw)
         self._up_rows = self._resize_matrix(int(fh), int(h))
         self._up_cols = self._resize_matrix(int(fw), int(w))
         super().__init__(model, batch_size=batch_size)
@@ -156,6 +179,32 @@ class GuidedInversion(Explainer):
             logits = tf.nn.softmax(logits / self.temperature, axis=-1)
         return gather_target(logits, targets)
 
+    def _filter_acts(self, feats):
+        """The filter layer's activations (N, h, w, K) as float32; for several layers, each
+        resized to the mask's grid and scaled so that its channel sum has unit spatial mean."""
+        if len(self._l1_layers) == 1:
+            return tf.cast(feats[self._l1_layers[0]], tf.float32)
+        parts = []
+        for n in self._l1_layers:
+            a = tf.cast(feats[n], tf.float32)
+            if tuple(a.shape[1:3]) != self._grid:
+                a = tf.image.resize(a, self._grid, method="bilinear")
+            level = tf.reduce_mean(tf.reduce_sum(a, axis=-1), axis=[1, 2])
+            parts.append(a * tf.math.divide_no_nan(1.0, level)[:, None, None, None])
+        return tf.concat(parts, axis=-1)
+
+    def filter_activations(self, images, batch_size: int | None = None):
+        """The activations omega weights, (N, h, w, K) float32 NumPy: the filter layer's (or the
+        layers' hypercolumn, resized and scaled as the mask sees it)."""
+        import numpy as np
+
+        from tfinterp.explain.base import check_images
+
+        x = check_images(images, self.model)
+        bs = int(batch_size or self.batch_size)
+        return np.concatenate([self._filter_acts(self._features(x[i:i + bs], training=False)).numpy()
+                               for i in range(0, len(x), bs)])
+
     def _background(self, images):
         """The image p blended in where the mask is off: the blurred image or a constant."""
         if self.background == "blur":
@@ -176,7 +225,7 @@ class GuidedInversion(Explainer):
 
     def _both_batch(self, images, targets):
         feats = self._features(images, training=False)
-        acts = tf.stop_gradient(tf.cast(feats[self.l1], tf.float32))
+        acts = tf.stop_gradient(self._filter_acts(feats))
         ref = tf.stop_gradient(tf.cast(feats[self.l0], tf.float32))
         p = self._background(images)
         d = images - p  # Phi = x*m + p*(1-m) = p + d*m and Phi_bg = x*(1-m) + p*m = x - d*m
