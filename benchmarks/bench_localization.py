@@ -61,6 +61,8 @@ def main(argv=None):
     ap.add_argument("--methods", default=None, help="comma-separated subset of the config's methods")
     ap.add_argument("--adversarial-only", action="store_true",
                     help="reuse --out's clean results (alphas, parameters) and add the PGD section")
+    ap.add_argument("--confirm-only", action="store_true",
+                    help="reuse --out's clean results (alphas, parameters) and add the confirmation section")
     args = ap.parse_args(argv)
     cfg = tomllib.loads(Path(args.config).read_text())
     loc = cfg["localization"]
@@ -92,12 +94,16 @@ def main(argv=None):
                                                       "methods": methods})
             previous["config"] = cfg
             results = previous
-    if args.adversarial_only:
-        rerun = {"command": results["command"], "date": results["date"], "methods": ["adversarial"]}
+    if args.adversarial_only or args.confirm_only:
+        part = "adversarial" if args.adversarial_only else "confirmation"
+        rerun = {"command": results["command"], "date": results["date"], "methods": [part]}
         results = json.loads(Path(args.out).read_text())
         results["config"] = cfg
         results.setdefault("reruns", []).append(rerun)
-        results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
+        if args.adversarial_only:
+            results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
+        else:
+            results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, background)
         write_json(args.out, results)
         Path(args.out).with_suffix(".md").write_text(table(results))
         print(table(results))
@@ -155,6 +161,9 @@ def main(argv=None):
     adv = cfg.get("adversarial")
     if adv:
         results["adversarial"] = adversarial_section(model, test, adv, results, largest, bs)
+        write_json(args.out, results)
+    if cfg.get("confirm"):
+        results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, background)
         write_json(args.out, results)
     md = table(results)
     Path(args.out).with_suffix(".md").write_text(md)
@@ -288,11 +297,30 @@ def adversarial_section(model, test, adv, results, largest, bs):
     return out
 
 
+def confirmation_section(model, conf, results, largest, bs, background):
+    """Every method as tuned (its parameters and alpha from the tune split), run unchanged on
+    canvases drawn with a fresh seed from the same held-out items: a check that the test split's
+    ranking, which earlier choices were compared on, holds on canvases no choice has seen."""
+    from tfinterp.data import load_clutter
+
+    d = load_clutter("test", n=int(conf["n"]), seed=int(conf["seed"]), background=background)
+    out = {"n": len(d["labels"]), "seed": int(conf["seed"]), "methods": {}}
+    for name, entry in results["methods"].items():
+        maps, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], d["images"], d["labels"], bs)
+        out["methods"][name] = scores(maps, d["boxes"], entry["alpha"], largest)
+        print(f"confirm {name:22s} {out['methods'][name]['localization_error']:.3f}", file=sys.stderr, flush=True)
+    return out
+
+
 def paired_table(r, of: str = "guided-inversion"):
     """Markdown rows: `of` against every other method on the same test canvases (McNemar)."""
+    return paired_rows(r["methods"], of, "test canvases")
+
+
+def paired_rows(methods, of, what):
+    """Markdown rows: `of` against every other entry of `methods` (per-image hits, McNemar)."""
     from tfinterp.metrics import paired_comparison
 
-    methods = r["methods"]
     if of not in methods or "hits" not in methods[of]:
         return []
 
@@ -300,7 +328,7 @@ def paired_table(r, of: str = "guided-inversion"):
         return np.array([c == "1" for c in e["hits"]])
 
     ref = hits(methods[of])
-    lines = ["", f"Paired on the same {len(ref)} test canvases: {of} against each method (difference of "
+    lines = ["", f"Paired on the same {len(ref)} {what}: {of} against each method (difference of "
              f"localization errors, negative when {of} is better; 95 % CI; canvases only one of "
              "the two localizes; McNemar's exact p):", "",
              f"| against | difference (95 % CI) | only {of} | only the other | p |",
@@ -364,6 +392,14 @@ def table(r):
         for e in ob["stage2_steps"]:
             lines.append(f"| {e['steps2']} | {e['objective']:.2f} | {e['localization_error']:.3f} | {e['alpha']} | "
                          f"{e['pointing_game']:.3f} |")
+    conf = r.get("confirmation")
+    if conf:
+        lines += ["", f"Confirmation: every method as tuned, on {conf['n']} fresh canvases (the test items, "
+                  f"layouts drawn with seed {conf['seed']}):", "", "| method | loc. error (95 % CI) | pointing game |",
+                  "| --- | --- | --- |"]
+        for name, e in sorted(conf["methods"].items(), key=lambda kv: kv[1]["localization_error"]):
+            lines.append(f"| {name} | {err(e)} | {e['pointing_game']:.3f} |")
+        lines += paired_rows(conf["methods"], "guided-inversion", "fresh canvases")
     adv = r.get("adversarial")
     if adv and "methods" in adv:
         lines += ["", f"PGD L-inf eps {adv['eps']}, {adv['steps']} steps, {adv['n']} canvases (accuracy under "

@@ -384,3 +384,45 @@ def test_guided_inversion_hypercolumn_filter_layers():
     for bad in ("conv+", "tl+tl", "conv+nope"):
         with pytest.raises(UserError):
             GuidedInversion(_topleft_model(), l0="tl", l1=bad)
+
+
+def test_guided_inversion_power_sharpens_the_stage2_mask():
+    """power=k: stage 2 blends with m**k and returns it. With no steps the map is the initial mask to
+    the k-th power; after one Adam step (which moves each weight by lr against the sign of its
+    gradient) it is the powered mask of those weights, the gradient taken through m**k by hand."""
+    from tfinterp.explain.guided_inversion import GuidedInversion
+
+    model = _topleft_model()
+    x = np.random.default_rng(2).random((2, 16, 16, 1)).astype("float32")
+    t = np.array([0, 1])
+    kw = dict(l0="tl", l1="pool", score="logit", background=0.0, lam=1.0, delta=0.0)
+    gi = GuidedInversion(model, steps1=0, steps2=1, **kw, power=3.0)
+    assert gi.params["power"] == 3.0
+    acts = tf.constant(gi.filter_activations(x))
+
+    def mask(w, k):
+        m = tf.einsum("bhwk,bk->bhw", acts, w)[..., None]
+        lo = tf.reduce_min(m, axis=[1, 2, 3], keepdims=True)
+        hi = tf.reduce_max(m, axis=[1, 2, 3], keepdims=True)
+        return tf.image.resize((m - lo) / (hi - lo), (16, 16), method="bilinear") ** k
+
+    def one_step(k):
+        w = tf.fill([2, 4], 0.1)
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            m = mask(w, k)
+            z_fg = tf.gather(model(x * m), t, batch_dims=1)
+            z_bg = tf.gather(model(x * (1 - m)), t, batch_dims=1)
+            loss = tf.reduce_sum(-z_fg + z_bg)  # delta = 0: the sign comes from the blends alone
+        g = tape.gradient(loss, w).numpy()
+        return np.maximum(0.1 - 0.01 * np.sign(g), 0.0).astype("float32"), np.sign(g)
+
+    start = GuidedInversion(model, steps1=0, steps2=0, power=2.0, **kw).explain(x, targets=t)
+    np.testing.assert_allclose(start, _norm_batch(mask(tf.fill([2, 4], 0.1), 2.0).numpy())[..., 0], atol=1e-5)
+    w3, s3 = one_step(3.0)
+    _, s1 = one_step(1.0)
+    assert (s3 != s1).any()  # the power changes which way some weights move: the check can tell
+    expect = _norm_batch(mask(tf.constant(w3), 3.0).numpy())[..., 0]
+    np.testing.assert_allclose(gi.explain(x, targets=t), expect, atol=2e-4)
+    with pytest.raises(UserError, match="power"):
+        GuidedInversion(model, l0="tl", l1="pool", power=0.5)
