@@ -84,11 +84,12 @@ class GuidedInversion(Explainer):
     layer the mask is exactly the paper's (a per-image scale does not change a min-max mask).
 
     ``power=k`` (k >= 1, default 1: the paper's mask) uses ``m**k`` as stage 2's mask, and returns
-    it. The min-max mask has a floor: channels that also fire on clutter leave it half visible in
-    Phi and half deleted in Phi_bg, and the class score can then be met by the item's most telling
-    part alone. Raising the mask to a power keeps its peak at 1 and pushes that floor towards 0,
-    so what the mask shows is more nearly all or nothing; on the cluttered canvases this gives
-    fuller, tighter boxes (BENCHMARKS.md). Stage 1 keeps the paper's mask.
+    it. The min-max mask has a floor: channels that also fire on clutter leave it at partial
+    strength, where it costs the objective almost nothing (a classifier that ignores clutter
+    scores the same with or without it) but lifts clutter fragments over the box threshold.
+    A power keeps the peak at 1 and pushes that floor towards 0, so the optimised mask is
+    closer to all or nothing; on the cluttered canvases this removed most too-large boxes
+    (BENCHMARKS.md). Stage 1 keeps the paper's mask.
     """
 
     def __init__(self, model, l0: str = "pool5", l1: str | list = "last_conv", gamma: float = 10.0,
