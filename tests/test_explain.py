@@ -424,5 +424,6 @@ def test_guided_inversion_power_sharpens_the_stage2_mask():
     assert (s3 != s1).any()  # the power changes which way some weights move: the check can tell
     expect = _norm_batch(mask(tf.constant(w3), 3.0).numpy())[..., 0]
     np.testing.assert_allclose(gi.explain(x, targets=t), expect, atol=2e-4)
-    with pytest.raises(UserError, match="power"):
-        GuidedInversion(model, l0="tl", l1="pool", power=0.5)
+    for bad in (0.5, float("inf"), float("nan"), "abc"):
+        with pytest.raises(UserError, match="power"):
+            GuidedInversion(model, l0="tl", l1="pool", power=bad)

@@ -120,8 +120,8 @@ class GuidedInversion(Explainer):
             self.power = float(power)
         except (TypeError, ValueError):
             self.power = float("nan")
-        if not self.power >= 1.0:
-            raise UserError(f"power must be a number >= 1 (1 is the paper's mask), got '{power}'")
+        if not (math.isfinite(self.power) and self.power >= 1.0):
+            raise UserError(f"power must be a finite number >= 1 (1 is the paper's mask), got '{power}'")
         if background != "blur":
             try:
                 background = float(background)
