@@ -59,10 +59,11 @@ def main(argv=None):
     ap.add_argument("--config", default=str(ROOT / "configs/localization_clutter64.toml"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/localization_clutter64.json"))
     ap.add_argument("--methods", default=None, help="comma-separated subset of the config's methods")
-    ap.add_argument("--adversarial-only", action="store_true",
-                    help="reuse --out's clean results (alphas, parameters) and add the PGD section")
-    ap.add_argument("--confirm-only", action="store_true",
-                    help="reuse --out's clean results (alphas, parameters) and add the confirmation section")
+    only = ap.add_mutually_exclusive_group()
+    only.add_argument("--adversarial-only", action="store_true",
+                      help="reuse --out's clean results (alphas, parameters) and add the PGD section")
+    only.add_argument("--confirm-only", action="store_true",
+                      help="reuse --out's clean results (alphas, parameters) and add the confirmation section")
     args = ap.parse_args(argv)
     cfg = tomllib.loads(Path(args.config).read_text())
     loc = cfg["localization"]
@@ -312,13 +313,9 @@ def confirmation_section(model, conf, results, largest, bs, background):
     return out
 
 
-def paired_table(r, of: str = "guided-inversion"):
-    """Markdown rows: `of` against every other method on the same test canvases (McNemar)."""
-    return paired_rows(r["methods"], of, "test canvases")
-
-
-def paired_rows(methods, of, what):
-    """Markdown rows: `of` against every other entry of `methods` (per-image hits, McNemar)."""
+def paired_table(methods, what: str, of: str = "guided-inversion"):
+    """Markdown rows: `of` against every other entry of `methods` on the same `what` (per-image
+    hits, McNemar)."""
     from tfinterp.metrics import paired_comparison
 
     if of not in methods or "hits" not in methods[of]:
@@ -368,7 +365,7 @@ def table(r):
     largest = bool(r["config"]["localization"].get("largest_segment", False))
     lines += ["", f"\\* the {'all-segments' if largest else 'largest-segment'} box, alpha tuned on the same "
               "tune split."]
-    lines += paired_table(r)
+    lines += paired_table(r["methods"], "test canvases")
     dg = r.get("diagnostics")
     if dg:
         lines += ["", "Diagnostics (not explainers):", "", "| map | loc. error | alpha | pointing game |",
@@ -399,7 +396,7 @@ def table(r):
                   "| --- | --- | --- |"]
         for name, e in sorted(conf["methods"].items(), key=lambda kv: kv[1]["localization_error"]):
             lines.append(f"| {name} | {err(e)} | {e['pointing_game']:.3f} |")
-        lines += paired_rows(conf["methods"], "guided-inversion", "fresh canvases")
+        lines += paired_table(conf["methods"], "fresh canvases")
     adv = r.get("adversarial")
     if adv and "methods" in adv:
         lines += ["", f"PGD L-inf eps {adv['eps']}, {adv['steps']} steps, {adv['n']} canvases (accuracy under "
