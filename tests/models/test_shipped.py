@@ -9,7 +9,7 @@ from conftest import needs_fashion
 from tfinterp import models
 from tfinterp.data import load_clutter, read_images_for_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "saved_models" / "samples"
 
 
