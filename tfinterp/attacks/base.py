@@ -126,6 +126,20 @@ class Attack(Parameterized):
     def is_targeted(self) -> bool:
         return bool(getattr(self, "targeted", self.targeted_only))
 
+    @property
+    def bound(self) -> tuple[float, str] | None:
+        """(eps, norm) of the ball every output stays in, or None when the attack has no ball
+        (Carlini-Wagner minimises the distance instead; ``eps=None`` leaves only the pixel range)."""
+        eps = getattr(self, "eps", None)
+        return None if eps is None else (float(eps), getattr(self, "norm", "inf"))
+
+    @property
+    def stochastic(self) -> bool:
+        """True when the output depends on random numbers (drawn from ``seed``), so it depends
+        on how the images are batched; a deterministic attack gives the same images for any
+        ``batch_size``."""
+        return False
+
     def perturb(self, images, labels, targets):
         """Adversarial images for one batch, as TensorFlow ops (subclasses override)."""
         raise NotImplementedError

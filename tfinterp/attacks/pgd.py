@@ -39,6 +39,10 @@ class PGD(Attack):
         if self.norm == "inf" and self.eps > self.clip_max - self.clip_min:
             raise UserError(f"pgd: eps {self.eps} is larger than the pixel range; nothing would constrain it")
 
+    @property
+    def stochastic(self) -> bool:
+        return bool(self.random_start)
+
     def _random_start(self, x):
         import tensorflow as tf
 
