@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+# check_images, model_num_classes (and check_labels below) are also imported from here by
+# attacks/evaluate.py and attacks/run.py, which are moving to tfinterp/runs/
 from tfinterp.checks import check_classes, check_images, model_image_shape, model_num_classes  # noqa: F401
 from tfinterp.errors import UserError
 from tfinterp.params import Param, Parameterized
