@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tfinterp.attacks.base import (Attack, Param, margin, nonneg_number, one_of, positive_int, positive_number,
-                                   register)
+from tfinterp.attacks.base import Attack, margin, register
+from tfinterp.params import Param
 
 
 @register("cw")
@@ -20,12 +20,12 @@ class CarliniWagnerL2(Attack):
     """
 
     params = {
-        "targeted": Param(False, one_of(True, False), "True or False"),
-        "confidence": Param(0.0, nonneg_number, "a non-negative number (kappa)", float),
-        "initial_const": Param(0.1, positive_number, "a positive number", float),
-        "binary_search_steps": Param(6, positive_int, "a positive integer"),
-        "steps": Param(100, positive_int, "a positive integer"),
-        "learning_rate": Param(0.01, positive_number, "a positive number", float),
+        "targeted": Param(False, bool, doc="reach the targets instead of leaving the labels"),
+        "confidence": Param(0.0, float, min=0.0, doc="kappa, the margin a success must have"),
+        "initial_const": Param(0.1, float, min=0.0, min_open=True, doc="the first constant c of the search"),
+        "binary_search_steps": Param(6, int, min=1, doc="rounds of the binary search over c"),
+        "steps": Param(100, int, min=1, doc="Adam iterations per constant"),
+        "learning_rate": Param(0.01, float, min=0.0, min_open=True, doc="Adam's learning rate"),
     }
 
     def __init__(self, model, **kwargs):
@@ -67,6 +67,8 @@ class CarliniWagnerL2(Attack):
     def perturb(self, images, labels, targets):
         import tensorflow as tf
 
+        from tfinterp.ops.optim import adam_update
+
         x = images
         lo, hi = self.clip_min, self.clip_max
         n = tf.shape(x)[0]
@@ -76,7 +78,6 @@ class CarliniWagnerL2(Attack):
         upper = tf.fill([n], 1e10)
         best_l2 = tf.fill([n], float("inf"))
         best = x
-        b1, b2, lr = 0.9, 0.999, self.learning_rate
         for _ in tf.range(self.binary_search_steps):
             w = w0
             m = tf.zeros_like(x)
@@ -90,10 +91,8 @@ class CarliniWagnerL2(Attack):
                 best = tf.where(improve[:, None, None, None], x_adv, best)
                 best_l2 = tf.where(improve, l2, best_l2)
                 found = found | success
-                m = b1 * m + (1 - b1) * g
-                v = b2 * v + (1 - b2) * tf.square(g)
-                kf = tf.cast(k, tf.float32)
-                w = w - lr * (m / (1 - tf.pow(b1, kf))) / (tf.sqrt(v / (1 - tf.pow(b2, kf))) + 1e-8)
+                step, m, v = adam_update(g, m, v, k, self.learning_rate)
+                w = w - step
             # binary search on c: shrink after success, grow after failure
             upper = tf.where(found, tf.minimum(upper, const), upper)
             lower = tf.where(found, lower, tf.maximum(lower, const))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from tfinterp.attacks.base import (Attack, Param, ce_loss, model_num_classes, nonneg_number, positive_int,
-                                   positive_number, project, register)
+from tfinterp.attacks.base import Attack, ce_loss, register
+from tfinterp.checks import model_image_shape, model_num_classes
 from tfinterp.errors import UserError
+from tfinterp.params import Param
 
 
 @register("ensemble")
@@ -21,12 +22,13 @@ class EnsembleAttack(Attack):
 
     targeted_only = True
     params = {
-        "lam": Param(0.05, nonneg_number, "a non-negative number (lambda, the L2 weight)", float),
-        "steps": Param(20, positive_int, "a positive integer"),
-        "step_size": Param(5.0 / 255, positive_number, "a positive number (Adam's learning rate)", float),
-        "beta1": Param(0.9, lambda v: positive_number(v) and v < 1, "a number in (0, 1)", float),
-        "beta2": Param(0.999, lambda v: positive_number(v) and v < 1, "a number in (0, 1)", float),
-        "eps": Param(None, lambda v: v is None or positive_number(v), "None or a positive number"),
+        "lam": Param(0.05, float, min=0.0, doc="lambda, the weight of the L2 distance"),
+        "steps": Param(20, int, min=1, doc="Adam iterations"),
+        "step_size": Param(5.0 / 255, float, min=0.0, min_open=True, doc="Adam's learning rate"),
+        "beta1": Param(0.9, float, min=0.0, max=1.0, min_open=True, max_open=True, doc="Adam's beta1"),
+        "beta2": Param(0.999, float, min=0.0, max=1.0, min_open=True, max_open=True, doc="Adam's beta2"),
+        "eps": Param(None, float, min=0.0, min_open=True, none_ok=True,
+                     doc="radius of an L-inf ball to stay in (None: pixel range only)"),
     }
 
     def __init__(self, model, **kwargs):
@@ -35,11 +37,9 @@ class EnsembleAttack(Attack):
             raise UserError("ensemble: give at least one model")
         self.models = models
         super().__init__(models[0], **kwargs)
-        from tfinterp.data.imageio import model_input_shape
-
         for m in models[1:]:
-            if model_input_shape(m) != self.input_shape or model_num_classes(m) != self.num_classes:
-                raise UserError(f"ensemble: model '{m.name}' takes {model_input_shape(m)} with "
+            if model_image_shape(m) != self.input_shape or model_num_classes(m) != self.num_classes:
+                raise UserError(f"ensemble: model '{m.name}' takes {model_image_shape(m)} with "
                                 f"{model_num_classes(m)} classes, but '{models[0].name}' takes "
                                 f"{self.input_shape} with {self.num_classes}; ensemble models must agree")
         self._ensemble_grad = self.graph_function(self._grad_of_objective, self.image_spec, self.image_spec,
@@ -57,27 +57,24 @@ class EnsembleAttack(Attack):
         """Per-example lambda * ||x - x*||_2 + sum_k CE(y*, f_k(x*))."""
         import tensorflow as tf
 
-        # a safe Euclidean norm: its gradient at x* == x (the start) is 0, not NaN
-        sq = tf.reduce_sum(tf.square(x_adv - x), axis=[1, 2, 3])
-        dist = tf.where(sq > 0, tf.sqrt(tf.maximum(sq, 1e-20)), tf.zeros_like(sq))
+        from tfinterp.ops.norms import safe_l2
+
+        dist = safe_l2(x_adv - x)  # its gradient at x* == x (the start) is 0, not NaN
         ce = tf.add_n([ce_loss(m(x_adv, training=False), targets) for m in self.models])
         return self.lam * dist + ce
 
     def perturb(self, images, labels, targets):
         import tensorflow as tf
 
+        from tfinterp.ops.norms import project
+        from tfinterp.ops.optim import adam_update
+
         x = images
         x_adv = x
         m = tf.zeros_like(x)
         v = tf.zeros_like(x)
-        b1, b2, lr = self.beta1, self.beta2, self.step_size
         for k in tf.range(1, self.steps + 1):
             g = self._ensemble_grad(x_adv, x, targets)
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * tf.square(g)
-            kf = tf.cast(k, tf.float32)
-            m_hat = m / (1 - tf.pow(b1, kf))
-            v_hat = v / (1 - tf.pow(b2, kf))
-            x_adv = project(x_adv - lr * m_hat / (tf.sqrt(v_hat) + 1e-8), x, self.eps, "inf",
-                            self.clip_min, self.clip_max)
+            step, m, v = adam_update(g, m, v, k, self.step_size, self.beta1, self.beta2)
+            x_adv = project(x_adv - step, x, self.eps, "inf", self.clip_min, self.clip_max)
         return x_adv

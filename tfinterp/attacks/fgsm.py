@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tfinterp.attacks.base import Attack, Param, attack_objective, one_of, positive_number, project, register
+from tfinterp.attacks.base import Attack, attack_objective, register
+from tfinterp.params import Param
 
 
 @register("fgsm")
@@ -14,9 +15,9 @@ class FGSM(Attack):
     """
 
     params = {
-        "eps": Param(0.1, positive_number, "a positive number (the L-inf radius)", float),
-        "targeted": Param(False, one_of(True, False), "True or False"),
-        "loss": Param("ce", one_of("ce", "margin"), "'ce' or 'margin'"),
+        "eps": Param(0.1, float, min=0.0, min_open=True, doc="the L-inf radius (the step)"),
+        "targeted": Param(False, bool, doc="step towards the targets instead of away from the labels"),
+        "loss": Param("ce", str, choices=("ce", "margin"), doc="cross-entropy or the C&W margin"),
     }
 
     def objective(self, logits, labels, targets):
@@ -24,6 +25,8 @@ class FGSM(Attack):
 
     def perturb(self, images, labels, targets):
         import tensorflow as tf
+
+        from tfinterp.ops.norms import project
 
         x = images
         _, g = self.objective_and_grad(x, labels, targets)

@@ -7,8 +7,8 @@ the valid range (Kurakin, Goodfellow, Bengio 2017's iterative method).
 
 from __future__ import annotations
 
-from tfinterp.attacks.base import (Attack, Param, ce_loss, positive_int, positive_number, project,
-                                   register)
+from tfinterp.attacks.base import Attack, ce_loss, register
+from tfinterp.params import Param
 
 
 @register("ifgs")
@@ -24,9 +24,10 @@ class IterativeTargetedFGS(Attack):
 
     targeted_only = True
     params = {
-        "steps": Param(10, positive_int, "a positive integer (T)"),
-        "step_size": Param(1.0 / 255, positive_number, "a positive number", float),
-        "eps": Param(None, lambda v: v is None or positive_number(v), "None or a positive number"),
+        "steps": Param(10, int, min=1, doc="T, the number of signed steps"),
+        "step_size": Param(1.0 / 255, float, min=0.0, min_open=True, doc="the size of each signed step"),
+        "eps": Param(None, float, min=0.0, min_open=True, none_ok=True,
+                     doc="radius of an L-inf ball to stay in (None: pixel range only)"),
     }
 
     def objective(self, logits, labels, targets):
@@ -34,6 +35,8 @@ class IterativeTargetedFGS(Attack):
 
     def perturb(self, images, labels, targets):
         import tensorflow as tf
+
+        from tfinterp.ops.norms import project
 
         x = images
         x_adv = x

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tfinterp.attacks.base import (Attack, Param, attack_objective, batch_norm, margin, one_of,
-                                   positive_int, positive_number, project, register)
+from tfinterp.attacks.base import Attack, attack_objective, margin, register
 from tfinterp.errors import UserError
+from tfinterp.params import Param
 
 
 @register("pgd")
@@ -21,14 +21,15 @@ class PGD(Attack):
     """
 
     params = {
-        "eps": Param(0.3, positive_number, "a positive number (the radius of the eps ball)", float),
-        "steps": Param(40, positive_int, "a positive integer"),
-        "step_size": Param(None, lambda v: v is None or positive_number(v), "None or a positive number"),
-        "norm": Param("inf", one_of("inf", "l2"), "'inf' or 'l2'"),
-        "targeted": Param(False, one_of(True, False), "True or False"),
-        "loss": Param("ce", one_of("ce", "margin"), "'ce' or 'margin'"),
-        "random_start": Param(True, one_of(True, False), "True or False"),
-        "restarts": Param(1, positive_int, "a positive integer"),
+        "eps": Param(0.3, float, min=0.0, min_open=True, doc="the radius of the eps ball"),
+        "steps": Param(40, int, min=1, doc="projected gradient steps per restart"),
+        "step_size": Param(None, float, min=0.0, min_open=True, none_ok=True,
+                           doc="the size of each step (None: 2.5 * eps / steps)"),
+        "norm": Param("inf", str, choices=("inf", "l2"), doc="the norm of the eps ball"),
+        "targeted": Param(False, bool, doc="pull towards the targets instead of away from the labels"),
+        "loss": Param("ce", str, choices=("ce", "margin"), doc="cross-entropy or the C&W margin"),
+        "random_start": Param(True, bool, doc="start at a uniform point of the ball"),
+        "restarts": Param(1, int, min=1, doc="runs per example; each keeps its worst case"),
     }
 
     def validate(self):
@@ -38,8 +39,14 @@ class PGD(Attack):
         if self.norm == "inf" and self.eps > self.clip_max - self.clip_min:
             raise UserError(f"pgd: eps {self.eps} is larger than the pixel range; nothing would constrain it")
 
+    @property
+    def stochastic(self) -> bool:
+        return bool(self.random_start)
+
     def _random_start(self, x):
         import tensorflow as tf
+
+        from tfinterp.ops.norms import batch_norm
 
         if self.norm == "inf":
             noise = self._rng.uniform(tf.shape(x), -self.eps, self.eps)
@@ -63,6 +70,8 @@ class PGD(Attack):
     def _run(self, x, labels, targets):
         """One restart: random start, then `steps` projected steps (a tf.while_loop)."""
         import tensorflow as tf
+
+        from tfinterp.ops.norms import batch_norm, project
 
         eps, alpha, norm = self.eps, self.step_size, self.norm
         lo, hi = self.clip_min, self.clip_max

@@ -40,14 +40,14 @@ def least_likely_targets(models, images, k: int = 1, batch_size: int = 256) -> n
 
 def given_targets(targets, n: int, num_classes: int) -> np.ndarray:
     """Validate user-given targets: one class for all, or one per image."""
-    from tfinterp.attacks.base import check_labels
+    from tfinterp.checks import check_classes
 
-    return check_labels(targets, n, num_classes, "targets")
+    return check_classes(targets, n, num_classes, "targets")
 
 
 def select_targets(kind, model, images, labels, seed: int | None = 0, batch_size: int = 256) -> np.ndarray:
     """Targets by name: 'random', 'least_likely' (or 'll'), or a class index (int or digit string)."""
-    from tfinterp.attacks.base import model_num_classes
+    from tfinterp.checks import model_num_classes
 
     models = list(model) if isinstance(model, (list, tuple)) else [model]
     k = model_num_classes(models[0])

@@ -56,7 +56,7 @@ def wrap(model, mu: float, name: str | None = None) -> keras.Model:
 
     Zheng et al.'s input-thresholding defence; gradients pass T straight through (BPDA).
     """
-    from tfinterp.data.imageio import model_input_shape
+    from tfinterp.checks import model_image_shape
 
     mu = float(mu)
     if not np.isfinite(mu):
@@ -64,7 +64,7 @@ def wrap(model, mu: float, name: str | None = None) -> keras.Model:
     lo, hi = tuple(getattr(model, "input_range", (0.0, 1.0)))
     if not lo <= mu < hi:
         raise UserError(f"threshold mu {mu} is outside the model's input range [{lo}, {hi})")
-    shape = model_input_shape(model)
+    shape = model_image_shape(model)
     inp = keras.Input(shape=shape, name="images")
     out = model(InputThreshold(mu, name="threshold")(inp))
     defended = keras.Model(inp, out, name=name or f"{model.name}_threshold")
