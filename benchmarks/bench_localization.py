@@ -77,8 +77,10 @@ def main(argv=None):
 
     model = load_model(loc["model"])
     background = loc.get("background", "black")  # "texture": the textured canvases (clutter64tex)
-    tune = load_clutter("tune", n=loc["tune_n"], background=background)
-    test = load_clutter("test", n=loc["test_n"], background=background)
+    generator = loc.get("generator", "mixed")     # "fragments10": the second canvas family (clutter64frag)
+    canvases = {"background": background, "generator": generator}
+    tune = load_clutter("tune", n=loc["tune_n"], **canvases)
+    test = load_clutter("test", n=loc["test_n"], **canvases)
     bs, largest = int(loc["batch_size"]), bool(loc.get("largest_segment", False))
     methods = args.methods.split(",") if args.methods else loc["methods"]
     want_diagnostics = not args.methods or "diagnostics" in methods
@@ -104,7 +106,7 @@ def main(argv=None):
         if args.adversarial_only:
             results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
         else:
-            results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, background)
+            results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, canvases)
         write_json(args.out, results)
         Path(args.out).with_suffix(".md").write_text(table(results))
         print(table(results))
@@ -164,7 +166,7 @@ def main(argv=None):
         results["adversarial"] = adversarial_section(model, test, adv, results, largest, bs)
         write_json(args.out, results)
     if cfg.get("confirm"):
-        results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, background)
+        results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, canvases)
         write_json(args.out, results)
     md = table(results)
     Path(args.out).with_suffix(".md").write_text(md)
@@ -298,13 +300,13 @@ def adversarial_section(model, test, adv, results, largest, bs):
     return out
 
 
-def confirmation_section(model, conf, results, largest, bs, background):
+def confirmation_section(model, conf, results, largest, bs, canvases):
     """Every method as tuned (its parameters and alpha from the tune split), run unchanged on
     canvases drawn with a fresh seed from the same held-out items: a check that the test split's
     ranking, which earlier choices were compared on, holds on canvases no choice has seen."""
     from tfinterp.data import load_clutter
 
-    d = load_clutter("test", n=int(conf["n"]), seed=int(conf["seed"]), background=background)
+    d = load_clutter("test", n=int(conf["n"]), seed=int(conf["seed"]), **canvases)
     out = {"n": len(d["labels"]), "seed": int(conf["seed"]), "methods": {}}
     for name, entry in results["methods"].items():
         maps, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], d["images"], d["labels"], bs)
@@ -340,7 +342,9 @@ def paired_table(methods, what: str, of: str = "guided-inversion"):
 
 
 def table(r):
-    kind = "textured cluttered" if r["config"]["localization"].get("background") == "texture" else "cluttered"
+    loc = r["config"]["localization"]
+    kind = ("textured " if loc.get("background") == "texture" else "") + "cluttered" + (
+        " (10x10-fragment generator)" if loc.get("generator") == "fragments10" else "")
     lines = [f"Localization on {r['test_n']} {kind} test canvases ({r['model']}); alpha tuned on "
              f"{r['tune_n']} 'tune' canvases. {r['date']}, {r['machine']}.", "",
              "| method | loc. error (95 % CI) | alpha | pointing game | F-measure | MAE | ms / image | "

