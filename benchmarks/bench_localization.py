@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_method(model, method, params, x, y, batch_size, explainer=None):
-    from tfinterp.explain.run import build_explainer
+    from tfinterp.runs.explain import build_explainer
 
     e = explainer or build_explainer(method, model, params, batch_size=batch_size)
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def main(argv=None):
         entry = {"method": method}
         t_start = time.perf_counter()
         if grid:
-            from tfinterp.explain.run import build_explainer
+            from tfinterp.runs.explain import build_explainer
 
             keys = sorted(grid)
             trials, seen = [], set()
@@ -240,7 +240,7 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
 
 def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
     """Guided inversion's stage-2 objective on reference masks, and error against stage-2 length."""
-    from tfinterp.explain.run import build_explainer
+    from tfinterp.runs.explain import build_explainer
     from tfinterp.metrics import tune_alpha
 
     params = dict(gi["ctor_params"])

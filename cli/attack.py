@@ -1,5 +1,5 @@
 """Attack commands: `tfinterp attack` (adversarial examples, figure, pixel statistics) and
-`tfinterp detect` (the Gaussian detector's ROC). Thin: parse, call the library, write under --out."""
+`tfinterp detect` (the Gaussian detector's ROC). Thin: parse, call `tfinterp.runs.attack`, print."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def attack_cmd(
     from tfinterp.cli.common import out_dir, quiet_tensorflow
 
     quiet_tensorflow()
-    from tfinterp.attacks.run import run_attack
+    from tfinterp.runs.attack import run_attack
 
     folder = out_dir(out)
     s = run_attack(model, method=method, dataset=dataset, split=split, limit=limit, eps=eps, steps=steps,
@@ -69,7 +69,7 @@ def detect_cmd(
     from tfinterp.cli.common import out_dir, quiet_tensorflow
 
     quiet_tensorflow()
-    from tfinterp.attacks.run import run_detector
+    from tfinterp.runs.attack import run_detector
 
     folder = out_dir(out)
     r = run_detector(model, dataset=dataset, layer=layer, method=method, eps=eps, steps=steps, limit=limit,

@@ -1,4 +1,5 @@
-"""Foundation commands: models, train classifier, eval, export, explain."""
+"""Foundation commands: models, train classifier, eval, export, explain. Each parses its options
+and calls `tfinterp.runs`; the jobs live there."""
 
 from __future__ import annotations
 
@@ -86,27 +87,27 @@ def eval_cmd(
     """Accuracy, per-class accuracy and a confusion-matrix figure of a model on a data set;
     with --attack, clean and robust accuracy per eps (optionally through --defense)."""
     from tfinterp.cli.common import out_dir, quiet_tensorflow
-
-    quiet_tensorflow()
     from tfinterp.errors import UserError
-    from tfinterp.evaluate import evaluate_classifier
 
     if attack is None and (eps or steps or step_size or restarts or pixel_stats):
         raise UserError("--eps, --steps, --step-size, --restarts and --pixel-stats need --attack")
+    if attack is None and defense is not None:
+        raise UserError("--defense needs --attack (e.g. --attack pgd --eps 0.1)")
+    quiet_tensorflow()
     folder = out_dir(out)
-    if attack is not None or defense is not None:
-        from tfinterp.attacks.evaluate import evaluate_robustness, parse_eps_list
+    if attack is not None:
+        from tfinterp.runs.robustness import evaluate_robustness
 
-        if attack is None:
-            raise UserError("--defense needs --attack (e.g. --attack pgd --eps 0.1)")
         r = evaluate_robustness(model, dataset, split=split, limit=limit, method=attack,
-                                eps_list=parse_eps_list(eps if eps is not None else "0.1"), defense=defense,
+                                eps_list=eps if eps is not None else "0.1", defense=defense,
                                 batch_size=batch_size, pixel_stats=pixel_stats, out=folder, seed=seed,
                                 steps=steps, step_size=step_size, restarts=restarts)
         curve = ", ".join(f"eps {row['eps']:g}: {row['accuracy']:.4f}" for row in r["results"])
         typer.echo(f"clean accuracy {r['clean_accuracy']:.4f}; {attack} {curve} on {r['examples']} examples "
                    f"of {dataset}/{split}; wrote {folder / 'robustness.json'} and {folder / 'robustness.png'}")
         return
+    from tfinterp.runs.evaluate import evaluate_classifier
+
     result = evaluate_classifier(model, dataset, split=split, limit=limit, batch_size=batch_size, out=folder)
     typer.echo(f"accuracy {result['accuracy']:.4f} on {result['examples']} examples of {dataset}/{split}; "
                f"wrote {folder / 'metrics.json'} and {folder / 'confusion.png'}")
@@ -125,10 +126,9 @@ def export_cmd(
     from tfinterp.cli.common import quiet_tensorflow
 
     quiet_tensorflow()
-    from tfinterp.export import export_serving
-    from tfinterp.models import load_model
+    from tfinterp.runs.export import export_model
 
-    path = export_serving(load_model(model), out, version=version, explanation=with_explanation)
+    path = export_model(model, out, version=version, explanation=with_explanation)
     extra = f"; explain: images -> saliency ({with_explanation}), probabilities, class_id" if with_explanation else ""
     typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, "
                f"class_id{extra})")
@@ -151,13 +151,15 @@ def explain_cmd(
 ):
     """Explain a model's prediction on images: heatmap overlay PNG, raw map and JSON summary."""
     from tfinterp.cli.common import out_dir, quiet_tensorflow
+    from tfinterp.params import parse_assignments
 
+    params = parse_assignments(param)
     quiet_tensorflow()
-    from tfinterp.explain.run import explain_files, parse_params
+    from tfinterp.runs.explain import explain_files
 
     folder = out_dir(out)
     written = explain_files(images, method=method, model=model, target=target, layer=layer,
-                            batch_size=batch_size, out=folder, alpha=alpha, params=parse_params(param))
+                            batch_size=batch_size, out=folder, alpha=alpha, params=params)
     for item in written:
         typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f}) -> {item['overlay']}")
     typer.echo(f"explanations written to {folder}/")

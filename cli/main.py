@@ -1,4 +1,4 @@
-"""The `tfinterp` command line: thin wrappers that parse, call the library, write under --out.
+"""The `tfinterp` command line: thin wrappers that parse, call `tfinterp.runs`, print.
 
 Each command group lives in its own module of this package and registers itself on the
 Typer app of `tfinterp.cli.app`. TensorFlow is imported inside the commands, never at

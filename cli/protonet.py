@@ -92,38 +92,12 @@ def latent_attack_cmd(
 ):
     """Decode PGD-attacked latent codes of a ProtoNet for increasing iteration counts (Zheng et al., Fig. 3)."""
     from tfinterp.cli.common import out_dir, quiet_tensorflow
-    from tfinterp.errors import UserError
 
     steps_l, unt, tgt = _int_list(steps, "--steps"), _int_list(untargeted, "--untargeted"), _pairs(targeted)
-    if not unt and not tgt:
-        raise UserError("nothing to attack: give --untargeted classes and/or --targeted pairs")
-    if not (0 < eps <= 1) or step_size <= 0:
-        raise UserError(f"--eps must be in (0, 1] and --step-size positive, got {eps} and {step_size}")
     quiet_tensorflow()
-    from tfinterp.data import load_arrays
-    from tfinterp.explain.adversarial_latents import (adversarial_latents, pick_examples,
-                                                     save_adversarial_latent_figure)
-    from tfinterp.models import load_model
-    from tfinterp.utils import write_json
+    from tfinterp.runs.latent_attack import latent_attack
 
-    net = load_model(model)
-    arrays = load_arrays(dataset, "test")
-    if arrays is None:
-        raise UserError(f"data set '{dataset}' has no in-memory test split here (use mnist or fashion_mnist)")
-    x, y = arrays
-    k = int(getattr(net, "num_classes", 0) or 0)
-    bad = [c for c in unt + [c for p in tgt for c in p] if not 0 <= c < k]
-    if bad:
-        raise UserError(f"class {bad[0]} is out of range: the model has {k} classes (0..{k - 1})")
-    idx, targets = pick_examples(net, x, y, unt, tgt)
-    res = adversarial_latents(net, x[idx], y[idx], targets, steps=steps_l, eps=eps, step_size=step_size)
-    names = net.class_names or [str(c) for c in range(k)]
-    folder = out_dir(out)
-    fig = save_adversarial_latent_figure(folder / "adversarial_latents.png", res, names)
-    write_json(folder / "adversarial_latents.json", {
-        "command": "tfinterp " + " ".join(sys.argv[1:]), "model": model, "dataset": dataset,
-        "test_indices": idx, "labels": res["labels"], "targets": res["targets"], "steps": steps_l,
-        "eps": eps, "step_size": step_size, "predicted": res["predicted"], "probability": res["probability"],
-        "target_or_true_probability": res["target_probability"], "linf": res["linf"], "figure": str(fig)})
-    typer.echo(f"figure: {fig}; predictions per iteration count: "
+    res = latent_attack(model, out_dir(out), dataset=dataset, untargeted=unt, targeted=tgt, steps=steps_l,
+                        eps=eps, step_size=step_size, command="tfinterp " + " ".join(sys.argv[1:]))
+    typer.echo(f"figure: {res['figure']}; predictions per iteration count: "
                + "; ".join(f"row {i}: {list(map(int, p))}" for i, p in enumerate(res["predicted"])))

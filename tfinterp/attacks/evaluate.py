@@ -1,11 +1,11 @@
-"""Robustness evaluation: clean and adversarial accuracy per eps, with an optional defence,
-and pixel statistics of natural vs adversarial images (Zheng et al. Sec. 3, Fig. 7)."""
+"""Robustness evaluation over given arrays: clean and adversarial accuracy per eps, with an
+optional defence, and pixel statistics of natural vs adversarial images (Zheng et al. Sec. 3,
+Fig. 7). No data loading and no figures here: `tfinterp.runs.robustness` does both."""
 
 from __future__ import annotations
 
 import time
 import weakref
-from pathlib import Path
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def predict_classes(model, images, batch_size=256) -> np.ndarray:
     """Arg-max predictions, batched (one compiled function per model, traced once)."""
     import tensorflow as tf
 
-    from tfinterp.data.imageio import model_input_shape
+    from tfinterp.checks import model_input_shape
 
     fn = _PREDICT.get(model)
     if fn is None:
@@ -93,11 +93,11 @@ def make_attack(method: str, model, eps=None, steps=None, step_size=None, **para
     return get_attack(method, model, **kw)
 
 
-def defended_model(model, defense, dataset=None, eps=None, train_images=None):
-    """(model to attack, info): the model itself, or wrapped in input thresholding.
+def defended_model(model, defense, eps=None, train_images=None):
+    """(model to attack, info): the model itself, or wrapped in input thresholding (Zheng et al.).
 
-    `defense` is the parsed ("threshold", mu or None); mu None runs the grid search on the
-    training images (of `dataset`, or `train_images`) for this eps.
+    `defense` is the parsed ("threshold", mu or None); mu None runs the grid search on
+    `train_images` for this eps (a `UserError` when none are given).
     """
     if defense is None:
         return model, None
@@ -107,39 +107,33 @@ def defended_model(model, defense, dataset=None, eps=None, train_images=None):
     info = {"defense": "threshold", "mu": mu, "mu_source": "given"}
     if mu is None:
         if train_images is None:
-            from tfinterp.data import load_arrays
-
-            arrays = load_arrays(dataset, "train") if dataset else None
-            if arrays is None:
-                raise UserError(f"cannot grid-search mu: no training images for '{dataset}'; "
-                                "give it as --defense threshold:MU")
-            train_images = arrays[0]
+            raise UserError("cannot grid-search mu without training images; give it as --defense threshold:MU")
         search = grid_search_mu(train_images, eps if eps is not None else 0.1)
         info.update(mu=search["mu"], mu_source="grid search on training images",
                     fraction_in_band=search["fraction_in_band"], search_eps=search["eps"])
     return wrap(model, info["mu"]), info
 
 
-def robustness(model, images, labels, method="pgd", eps_list=(0.1,), defense=None, dataset=None,
+def robustness(model, images, labels, method="pgd", eps_list=(0.1,), defense=None, train_images=None,
                batch_size=256, pixel_stats=False, **attack_params) -> dict:
     """Clean and adversarial accuracy of `model` (optionally defended) for each eps.
 
     The attack runs on the defended model (white box, gradients through the defence by
-    BPDA). Returns {"clean_accuracy", "results": [{eps, accuracy, seconds, ...}], ...}.
+    BPDA, Athalye et al. 2018). `train_images` feed the grid search of the threshold's mu
+    when `defense` gives none. Returns {"clean_accuracy", "results": [{eps, accuracy,
+    seconds, ...}], ...}.
     """
     if method not in _EPS_ATTACKS:
         raise UserError(f"robustness curves need an eps-bounded attack ({', '.join(_EPS_ATTACKS)}), got '{method}'")
-    from tfinterp.attacks.base import check_images, check_labels, model_num_classes
-    from tfinterp.data.imageio import model_input_shape
+    from tfinterp.checks import check_classes, check_images, model_num_classes
 
-    x = check_images(images, model_input_shape(model))
-    y = check_labels(labels, len(x), model_num_classes(model))
+    x = check_images(images, model=model)
+    y = check_classes(labels, len(x), model_num_classes(model), what="labels")
     results = []
     clean_by_mu = {}
-    train_images = None
     stats_sets = {"natural": x} if pixel_stats else None
     for eps in eps_list:
-        net, info = defended_model(model, defense, dataset, eps, train_images)
+        net, info = defended_model(model, defense, eps, train_images)
         key = None if info is None else info["mu"]
         if key not in clean_by_mu:
             clean_by_mu[key] = float((predict_classes(net, x, batch_size) == y).mean())
@@ -168,49 +162,3 @@ def robustness(model, images, labels, method="pgd", eps_list=(0.1,), defense=Non
     if pixel_stats:
         out["pixel_statistics"] = pixel_statistics(stats_sets)
     return out
-
-
-def evaluate_robustness(model_spec, dataset: str, split="test", limit=None, method="pgd", eps_list=(0.1,),
-                        defense=None, batch_size=256, pixel_stats=False, out=None, seed=0,
-                        **attack_params) -> dict:
-    """Load `model_spec` and `dataset`, run `robustness`, write robustness.json and robustness.png
-    (and pixel_stats.json / pixel_stats.png) under `out`."""
-    from tfinterp.data import load_arrays
-    from tfinterp.defenses.thresholding import parse_defense
-    from tfinterp.models import load_model
-    from tfinterp.utils import set_seed, write_json
-
-    set_seed(seed)
-    parsed = parse_defense(defense) if isinstance(defense, (str, type(None))) else defense
-    model = load_model(model_spec) if isinstance(model_spec, str) else model_spec
-    arrays = load_arrays(dataset, split, limit)
-    if arrays is None:
-        from tfinterp.data import load
-
-        ys, xs = [], []
-        for xb, yb in load(dataset, split, limit).batch(512):
-            xs.append(xb.numpy())
-            ys.append(yb.numpy())
-        if not xs:
-            raise UserError("the data set is empty")
-        arrays = (np.concatenate(xs), np.concatenate(ys))
-    x, y = arrays
-    result = robustness(model, x, y, method=method, eps_list=eps_list, defense=parsed, dataset=dataset,
-                        batch_size=batch_size, pixel_stats=pixel_stats, seed=seed, **attack_params)
-    result.update(model=model_spec if isinstance(model_spec, str) else model.name, dataset=dataset, split=split)
-    if out is not None:
-        from tfinterp.viz.attacks import save_pixel_stats, save_robustness_curve
-
-        out = Path(out)
-        stats = result.pop("pixel_statistics", None)
-        write_json(out / "robustness.json", result)
-        label = method + ("" if parsed is None else " + threshold")
-        curve = {label: ([0.0] + [r["eps"] for r in result["results"]],
-                         [result["clean_accuracy"]] + [r["accuracy"] for r in result["results"]])}
-        save_robustness_curve(out / "robustness.png", curve,
-                              title=f"{result['model']} on {dataset}/{split} ({len(x)} images)")
-        if stats is not None:
-            write_json(out / "pixel_stats.json", stats)
-            save_pixel_stats(out / "pixel_stats.png", stats, title=f"{result['model']} on {dataset}/{split}")
-            result["pixel_statistics"] = stats
-    return result

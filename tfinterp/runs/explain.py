@@ -1,4 +1,6 @@
-"""Explaining image files end to end (what `tfinterp explain` calls)."""
+"""`tfinterp explain`: explain image files end to end (overlay PNG, raw .npy map and a JSON
+summary per image and method; a comparison figure for ``--method all``; ProtoNet's own
+prototype explanation for ``--method prototypes``)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from tfinterp.errors import UserError
 
 
 def read_inputs(items, model):
-    """(paths, batch): image files are read for the model; .npy files hold [H,W,C] or [N,H,W,C]."""
-    from tfinterp.data.imageio import expand_image_paths, model_input_shape, read_image
-    from tfinterp.explain.base import check_images
+    """(names, batch): image files are read for the model; .npy files hold [H,W,C] or [N,H,W,C]."""
+    from tfinterp.checks import check_images, model_image_shape
+    from tfinterp.data.imageio import expand_image_paths, read_image
 
-    shape = model_input_shape(model)
+    shape = model_image_shape(model)
     names, arrays = [], []
     for p in expand_image_paths(items):
         if p.suffix.lower() == ".npy":
@@ -26,27 +28,44 @@ def read_inputs(items, model):
                 a = np.load(p, allow_pickle=False)
             except Exception as e:
                 raise UserError(f"{p} is not a readable .npy array ({type(e).__name__})")
-            a = check_images(a, model)
+            a = check_images(a, model=model, allow_empty=True)
             names += [f"{p.stem}_{i}" if len(a) > 1 else p.stem for i in range(len(a))]
             arrays.append(a)
         else:
             arrays.append(read_image(p, size=shape[:2], channels=shape[2])[None])
             names.append(p.stem)
-    if not arrays:
+    if not arrays or not names:
         raise UserError("no images given")
     return names, np.concatenate(arrays)
 
 
 def build_explainer(method: str, model, params: dict | None = None, layer: str | None = None,
                     batch_size: int = 32):
-    """An explainer for `method` with `params`; `layer` goes to methods that take one."""
+    """An explainer for `method`: `params` (strings as typed after --param, or values) are
+    converted and checked by the method's declared parameter table; `layer` goes to methods
+    that take one."""
+    return _get_explainer(method, model, layer=layer, batch_size=batch_size, **dict(params or {}))
+
+
+# ---- ADAPTER (delete once the explainer-family branch is merged) ------------------------------
+# The new `tfinterp.explain.get_explainer(method, model, layer=, batch_size=, **params)` takes
+# `layer=` and converts string values with each method's declared `Param` table. Until it
+# lands, `_get_explainer` reproduces those semantics on the old registry. When
+# `get_explainer` takes `layer`, the first branch is used and everything below it is dead:
+# replace `_get_explainer` by `get_explainer` and `_param_values(e)` by the config values.
+
+def _get_explainer(method, model, layer=None, batch_size=32, **params):
     import inspect
 
-    from tfinterp.explain.base import _REGISTRY, get_explainer, list_methods
+    from tfinterp.explain import get_explainer
+
+    if "layer" in inspect.signature(get_explainer).parameters:
+        return get_explainer(method, model, layer=layer, batch_size=batch_size, **params)
+    from tfinterp.explain.base import _REGISTRY, list_methods
 
     if method not in list_methods():  # also registers the built-in methods
         raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
-    params = dict(params or {})
+    params = {k: _legacy_value(v) for k, v in params.items()}
     accepted = inspect.signature(_REGISTRY[method].__init__).parameters
     takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
     if layer is not None and "layer" in accepted:
@@ -61,26 +80,28 @@ def build_explainer(method: str, model, params: dict | None = None, layer: str |
         raise UserError(f"bad parameters for method '{method}': {e}")
 
 
-def parse_params(items) -> dict:
-    """['steps=20', 'score=logit'] -> {'steps': 20, 'score': 'logit'} (ints, floats, booleans, strings)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"--param takes key=value, got '{item}'")
-        key, value = item.split("=", 1)
-        low = value.strip().lower()
-        if low in ("true", "false"):
-            out[key.strip().replace("-", "_")] = low == "true"
-            continue
-        for cast in (int, float):
-            try:
-                out[key.strip().replace("-", "_")] = cast(value)
-                break
-            except ValueError:
-                pass
-        else:
-            out[key.strip().replace("-", "_")] = value
-    return out
+def _legacy_value(value):
+    """A typed string as the old --param parser read it: true/false, int, float, else the string."""
+    if not isinstance(value, str):
+        return value
+    low = value.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _param_values(explainer) -> dict:
+    """The parameter values in force, for the JSON summary."""
+    if isinstance(getattr(type(explainer), "params", None), dict):  # a declared Param table
+        return {k: v for k, v in explainer.config.items() if k != "method"}
+    return explainer.params
+
+# ---- end of ADAPTER ---------------------------------------------------------------------------
 
 
 def explain_files(items, method: str, model: str, target=None, layer=None, batch_size=32, out=Path("."),
@@ -90,14 +111,15 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     Per image and method: an overlay PNG (heatmap on the image, predicted class and
     probability, the thresholded box), the raw map (.npy) and a JSON summary. With
     ``"all"``: one comparison figure per image with every method side by side.
-    Guided inversion also writes its stage-1 (class-agnostic) map.
+    Guided inversion also writes its stage-1 (class-agnostic) map. `params` are the
+    method's parameters, as typed (strings) or as values.
     """
     if method == "prototypes":  # ProtoNet's own explanation (tfinterp.explain.prototypes)
-        from tfinterp.explain.prototypes import explain_prototype_files
         return explain_prototype_files(items, model, target=target, batch_size=batch_size, out=out)
     import tensorflow as tf
 
-    from tfinterp.explain.base import check_targets, list_methods
+    from tfinterp.checks import check_classes
+    from tfinterp.explain import list_methods
     from tfinterp.metrics import box_from_map
     from tfinterp.models import load_model
     from tfinterp.utils import atomic_path, write_json
@@ -113,7 +135,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     names, x = read_inputs(items, net)
     probs = np.concatenate([tf.nn.softmax(tf.cast(net(x[i:i + 256], training=False), tf.float32)).numpy()
                             for i in range(0, len(x), 256)])
-    targets = probs.argmax(-1) if target is None else check_targets(target, len(x), probs.shape[-1])
+    targets = probs.argmax(-1) if target is None else check_classes(target, len(x), probs.shape[-1])
     class_names = getattr(net, "class_names", None)
     label = lambda c: f"{c} ({class_names[c]})" if class_names else str(c)  # noqa: E731
 
@@ -123,7 +145,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
                                     layer if method != "all" else None, batch_size)
         t0 = time.perf_counter()
         maps, extra = _with_progress(explainer, x, targets, batch_size, meth)
-        results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), explainer.params)
+        results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), _param_values(explainer))
 
     written = []
     for i, (name, img, t, p) in enumerate(zip(names, x, targets, probs)):
@@ -181,3 +203,43 @@ def _with_progress(explainer, x, targets, batch_size, label):
         extras.append(extra)
         bar.add(len(maps))
     return np.concatenate(parts), (np.concatenate(extras) if both else None)
+
+
+def explain_prototype_files(items, model: str, target=None, batch_size=32, out=Path("."), k: int = 3):
+    """`tfinterp explain --method prototypes` (Li et al. 2018): per image, a figure of the input,
+    its reconstruction and its `k` nearest prototypes, and a JSON summary, under `out`."""
+    from tfinterp.explain.prototypes import explain_prototypes
+    from tfinterp.models import load_model
+    from tfinterp.utils import write_json
+    from tfinterp.viz.protonet import save_prototype_explanation
+
+    net = load_model(model)
+    if not hasattr(net, "prototype_distances"):
+        raise UserError(f"--method prototypes needs a ProtoNet model; '{model}' is a {type(net).__name__} "
+                        "(train one with `tfinterp train protonet`)")
+    names, x = read_inputs(items, net)
+    if target is not None:
+        raise UserError("--method prototypes explains the predicted class; drop --target")
+    res = explain_prototypes(net, x, k=k, batch_size=max(batch_size, 1))
+    classes = net.class_names or [str(c) for c in range(net.num_classes)]
+    proto_labels = [classes[c] for c in res["prototype_class"]]
+    written = []
+    for i, name in enumerate(names):
+        p = res["probabilities"][i]
+        pred = int(p.argmax())
+        ids = res["nearest"][i]
+        dists = res["distances"][i][ids]
+        title = f"{name}: predicted {classes[pred]} (p={p[pred]:.3f})"
+        fig = save_prototype_explanation(out / f"{name}_prototypes.png", x[i], res["reconstructions"][i],
+                                         res["prototype_images"], ids, dists, p, classes, proto_labels, title)
+        summary = {"image": name, "method": "prototypes", "model": model, "target": pred,
+                   "target_name": classes[pred], "probability": float(p[pred]), "predicted": pred,
+                   "probabilities": [float(v) for v in p],
+                   "reconstruction_error": float(np.sum((res["reconstructions"][i] - x[i]) ** 2)),
+                   "nearest_prototypes": [{"prototype": int(j), "distance": float(d),
+                                           "votes_for": proto_labels[int(j)]} for j, d in zip(ids, dists)],
+                   "distances": [float(v) for v in res["distances"][i]],
+                   "overlay": str(fig)}
+        write_json(out / f"{name}_prototypes.json", summary)
+        written.append(summary)
+    return written

@@ -1,4 +1,6 @@
-"""End-to-end runs behind the CLI: attack a data set's images, or evaluate the detector."""
+"""`tfinterp attack` and `tfinterp detect`: attack a data set's images (adversarial.npz,
+examples.png, summary.json, pixel statistics), or fit and score Dong et al.'s Gaussian
+detector (detector.json, roc.png)."""
 
 from __future__ import annotations
 
@@ -10,37 +12,6 @@ import numpy as np
 from tfinterp.errors import UserError
 
 
-def load_images(dataset: str, split: str = "test", limit: int | None = None):
-    """(images float32 [N,H,W,C] in [0,1], labels int64) of a data set, in memory."""
-    from tfinterp.data import load, load_arrays
-
-    arrays = load_arrays(dataset, split, limit)
-    if arrays is None:
-        xs, ys = [], []
-        for xb, yb in load(dataset, split, limit).batch(512):
-            xs.append(xb.numpy())
-            ys.append(yb.numpy())
-        if not xs:
-            raise UserError(f"the data set {dataset}/{split} is empty")
-        arrays = (np.concatenate(xs), np.concatenate(ys))
-    x, y = arrays
-    if len(x) == 0:
-        raise UserError(f"the data set {dataset}/{split} is empty")
-    return np.asarray(x, np.float32), np.asarray(y, np.int64)
-
-
-def _check_fit(model, x, y):
-    from tfinterp.attacks.base import model_num_classes
-    from tfinterp.data.imageio import model_input_shape
-
-    if tuple(x.shape[1:]) != model_input_shape(model):
-        raise UserError(f"the data set's images are {tuple(x.shape[1:])} but the model takes "
-                        f"{model_input_shape(model)}")
-    k = model_num_classes(model)
-    if int(y.max()) >= k:
-        raise UserError(f"the data set has labels up to {int(y.max())} but the model has {k} classes")
-
-
 def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=100, eps=None, steps=None,
                step_size=None, norm=None, loss=None, restarts=None, target=None, ensemble=None, defense=None,
                batch_size=256, seed=0, out=None, command=None) -> dict:
@@ -48,25 +19,28 @@ def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=10
     summary.json, pixel_stats.json / .png under `out`. Returns the summary."""
     from tfinterp.attacks.evaluate import defended_model, make_attack, pixel_statistics, predict_classes
     from tfinterp.attacks.targets import select_targets
-    from tfinterp.data import dataset_info
+    from tfinterp.checks import check_fit
+    from tfinterp.data import dataset_info, load_arrays
     from tfinterp.defenses.thresholding import parse_defense
     from tfinterp.models import load_model
+    from tfinterp.runs.robustness import threshold_train_images
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     set_seed(seed)
     parsed = parse_defense(defense)
     base = load_model(model_spec)
-    x, y = load_images(dataset, split, limit)
-    _check_fit(base, x, y)
-    net, info = defended_model(base, parsed, dataset, eps)
+    x, y = load_arrays(dataset, split, limit, materialize=True)
+    check_fit(base, x, y)
+    train_images = threshold_train_images(parsed, dataset)
+    net, info = defended_model(base, parsed, eps, train_images)
     models = [net]
     if ensemble:
         if method != "ensemble":
             raise UserError("--ensemble is only for --method ensemble")
         for spec in [s.strip() for s in ensemble.split(",") if s.strip()]:
             m = load_model(spec)
-            _check_fit(m, x, y)
-            models.append(defended_model(m, parsed, dataset, eps)[0] if parsed else m)
+            check_fit(m, x, y)
+            models.append(defended_model(m, parsed, eps, train_images)[0] if parsed else m)
     targeted_only = method in ("ifgs", "ensemble")
     params = {"norm": norm, "loss": loss, "restarts": restarts, "seed": seed}
     if target is not None and not targeted_only:
@@ -116,19 +90,21 @@ def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=10
 
 def run_detector(model_spec, dataset, layer="features", method="pgd", eps=None, steps=None, limit=1000,
                  fit_limit=None, batch_size=256, seed=0, out=None) -> dict:
-    """Fit Dong et al.'s Gaussian detector on training images; ROC of natural test images vs
-    the successful adversarial examples of `method`. Writes detector.json and roc.png."""
+    """Fit Dong et al.'s class-conditional Gaussian detector on training images; ROC of natural
+    test images vs the successful adversarial examples of `method`. Writes detector.json and roc.png."""
     from tfinterp.attacks.evaluate import make_attack, predict_classes
     from tfinterp.attacks.targets import least_likely_targets
+    from tfinterp.checks import check_fit
+    from tfinterp.data import load_arrays
     from tfinterp.defenses.detector import GaussianDetector, roc
     from tfinterp.models import load_model
     from tfinterp.utils import set_seed, write_json
 
     set_seed(seed)
     model = load_model(model_spec)
-    xtr, ytr = load_images(dataset, "train", fit_limit)
-    x, y = load_images(dataset, "test", limit)
-    _check_fit(model, x, y)
+    xtr, ytr = load_arrays(dataset, "train", fit_limit, materialize=True)
+    x, y = load_arrays(dataset, "test", limit, materialize=True)
+    check_fit(model, x, y)
     det = GaussianDetector(model, layer=layer, batch_size=batch_size).fit(xtr, ytr)
     attack = make_attack(method, model, eps=eps, steps=steps, batch_size=batch_size, seed=seed)
     targets = least_likely_targets(model, x, 1, batch_size) if attack.is_targeted else None
