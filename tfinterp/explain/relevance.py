@@ -53,8 +53,9 @@ import tensorflow as tf
 
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, register
-from tfinterp.explain.guided import (activation_name, is_linear_layer, is_plain_relu_layer, iter_layers,
-                                     linear_part, preactivation, run_with_rules, vjp)
+from tfinterp.explain.guided import (activation_name, is_linear_layer, is_plain_relu_layer, linear_part,
+                                     preactivation, run_with_rules, vjp)
+from tfinterp.models.layers import walk_layers
 
 _ELEMENTWISE = {"relu", "relu6", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "gelu", "silu",
                 "swish", "leaky_relu", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "exponential",
@@ -113,7 +114,7 @@ def layer_kind(layer) -> str | None:
 
 def _check_supported(model, method, lrp: bool):
     """UserError naming the first layer the method has no rule for."""
-    for path, layer in iter_layers(model):
+    for path, layer in walk_layers(model, containers=False):
         kind = layer_kind(layer)
         act = activation_name(getattr(layer, "activation", None)) if kind == "linear" else None
         if kind == "activation" and lrp:
