@@ -148,8 +148,7 @@ class _ReLURuleExplainer(Explainer):
 
     _relu_rule = staticmethod(_guided_relu)
 
-    def __init__(self, model, batch_size: int = 32):
-        super().__init__(model, batch_size=batch_size)
+    def check_model(self, model):
         for path, layer in walk_layers(model, containers=False):  # fail early, naming the layer
             if _relu_like_layer(layer) and not is_plain_relu_layer(layer) and not is_linear_layer(layer) \
                     and not isinstance(layer, keras.layers.ReLU):

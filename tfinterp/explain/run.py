@@ -39,26 +39,9 @@ def read_inputs(items, model):
 
 def build_explainer(method: str, model, params: dict | None = None, layer: str | None = None,
                     batch_size: int = 32):
-    """An explainer for `method` with `params`; `layer` goes to methods that take one."""
-    import inspect
-
-    from tfinterp.explain.base import _REGISTRY, get_explainer, list_methods
-
-    if method not in list_methods():  # also registers the built-in methods
-        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
-    params = dict(params or {})
-    accepted = inspect.signature(_REGISTRY[method].__init__).parameters
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
-    if layer is not None and "layer" in accepted:
-        params["layer"] = layer
-    unknown = [k for k in params if k not in accepted and not takes_any]
-    if unknown:
-        raise UserError(f"method '{method}' has no parameter {', '.join(unknown)}; it takes "
-                        f"{', '.join(k for k in accepted if k not in ('self', 'model'))}")
-    try:
-        return get_explainer(method, model, batch_size=batch_size, **params)
-    except TypeError as e:
-        raise UserError(f"bad parameters for method '{method}': {e}")
+    """An explainer for `method` with `params`; `layer` goes to methods that take one (see `get_explainer`)."""
+    from tfinterp.explain.base import get_explainer
+    return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
 
 
 def parse_params(items) -> dict:

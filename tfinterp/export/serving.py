@@ -53,12 +53,9 @@ class _ServingModule:
         module.serve = serve
         signatures = {"serving_default": serve}
         if explanation:
-            from tfinterp.explain.run import build_explainer
-            from tfinterp.explain.base import list_methods
+            from tfinterp.explain import get_explainer
 
-            if explanation not in list_methods():
-                raise UserError(f"unknown explanation method '{explanation}'; available: {', '.join(list_methods())}")
-            explainer = build_explainer(explanation, model, explanation_params)
+            explainer = get_explainer(explanation, model, **(explanation_params or {}))
             module.explainer_features = getattr(explainer, "_features", None)  # tracked: weights are saved
 
             @tf.function(input_signature=[tf.TensorSpec((None,) + shape, tf.float32, name="images")])
