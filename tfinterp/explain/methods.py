@@ -80,7 +80,9 @@ class SmoothGrad(Explainer):
     """SmoothGrad (Smilkov et al. 2017) around any gradient method (``base``, default "gradient").
 
     ``samples`` noisy copies with Gaussian noise of std ``noise`` x (input range); the base
-    method's raw attributions are averaged (``square=True`` gives SmoothGrad-squared). Every
+    method's raw attributions are averaged (``square=True`` gives SmoothGrad-squared). The
+    ``samples`` noise images are drawn once from ``seed`` and added to every image, so a map does
+    not depend on the batch the image is explained in. Every
     other parameter goes to the base method and is validated by its table
     (``get_explainer("smoothgrad", model, base="integrated-gradients", steps=20)``).
     """
@@ -126,8 +128,11 @@ class SmoothGrad(Explainer):
 
     def attribute(self, images, targets):
         n = tf.shape(images)[0]
-        rep = tf.tile(images, [self.samples, 1, 1, 1])
-        noisy = rep + tf.random.stateless_normal(tf.shape(rep), seed=[self.seed, 0], stddev=self.sigma)
+        # one noise draw per sample, the same for every image: an image's map does not depend on
+        # the batch it is explained in (nor on its position there); rows ordered sample-major
+        noise = tf.random.stateless_normal((self.samples,) + tuple(images.shape[1:]), seed=[self.seed, 0],
+                                           stddev=self.sigma)
+        noisy = tf.reshape(images[None] + noise[:, None], tf.concat([[-1], tf.shape(images)[1:]], 0))
         maps = self.base_explainer.attribute(noisy, tf.tile(targets, [self.samples]))
         maps = tf.square(maps) if self.square else maps
         return tf.reduce_mean(tf.reshape(maps, tf.concat([[self.samples, n], tf.shape(maps)[1:]], 0)), 0)
