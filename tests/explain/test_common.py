@@ -128,7 +128,36 @@ def test_smoothgrad_forwards_other_parameters_to_its_base(net):
                          "steps": 20, "baseline": 0.0}
     with pytest.raises(UserError, match="integrated-gradients: steps must be an integer >= 2, got 1"):
         get_explainer("smoothgrad", net, base="integrated-gradients", steps=1)
-    with pytest.raises(UserError, match="smoothgrad: unknown parameter stepz; .*integrated-gradients's: baseline, steps"):
+    with pytest.raises(UserError, match="smoothgrad: unknown parameter stepz; .*gradients's: baseline, steps"):
         get_explainer("smoothgrad", net, base="integrated-gradients", stepz=20)
     with pytest.raises(UserError, match="smoothgrad: base must be one of .*got 'astrology'"):
         get_explainer("smoothgrad", net, base="astrology")
+
+
+def test_an_explainer_written_before_the_tables_still_works():
+    """Own keyword arguments and a `params` property (the old style) keep working: the property
+    becomes the summary and the table is the inherited one."""
+    import tensorflow as tf
+
+    from tfinterp.explain import Explainer
+
+    class Doubled(Explainer):
+        def __init__(self, model, scale=2.0, batch_size=32):
+            self.scale = float(scale)
+            super().__init__(model, batch_size=batch_size)
+
+        @property
+        def params(self):
+            return {"scale": self.scale}
+
+        def attribute(self, images, targets):
+            return tf.reduce_sum(images, axis=-1) * self.scale
+
+    inp = keras.Input((2, 2, 1))
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(inp)))
+    e = Doubled(model, scale=3, batch_size=4)
+    assert Doubled.params == {} and e.params == {"scale": 3.0} and e.batch_size == 4
+    x = np.array([[[[0.0], [1.0]], [[2.0], [4.0]]]], "float32")
+    np.testing.assert_allclose(e.explain(x, [0])[0], [[0.0, 0.25], [0.5, 1.0]])
+    with pytest.raises(UserError, match="batch_size must be an integer >= 1, got 0"):
+        Doubled(model, batch_size=0)

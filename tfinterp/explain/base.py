@@ -114,6 +114,9 @@ class Explainer(Parameterized):
         table = cls.__dict__.get("params")
         if isinstance(table, dict):
             cls.params = _ParamTable(table)
+        elif isinstance(table, property):  # an explainer written before the tables: its summary
+            cls.summary = table.fget
+            cls.params = _ParamTable(super(cls, cls).params)
 
     @classmethod
     def param_spec(cls) -> dict[str, Param]:

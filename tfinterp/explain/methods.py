@@ -108,8 +108,8 @@ class SmoothGrad(Explainer):
 
     def validate(self):
         if self.base not in EXPLAINERS:
-            raise UserError(f"smoothgrad: base must be one of {', '.join(n for n in EXPLAINERS.names() if n != 'smoothgrad')}, "
-                            f"got '{self.base}'")
+            others = ", ".join(n for n in EXPLAINERS.names() if n != "smoothgrad")
+            raise UserError(f"smoothgrad: base must be one of {others}, got '{self.base}'")
         base_spec = EXPLAINERS.get(self.base).param_spec()
         unknown = sorted(set(self._base_params) - set(base_spec))
         if unknown:

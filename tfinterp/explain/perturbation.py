@@ -66,7 +66,8 @@ class Occlusion(Explainer):
     """Occlusion sensitivity (Zeiler & Fergus 2014) with configurable patch, stride and fill."""
 
     params = {
-        "patch": Param(None, int, min=1, none_ok=True, doc="side of the occluding square (default: a quarter of the image)"),
+        "patch": Param(None, int, min=1, none_ok=True,
+                       doc="side of the occluding square (default: a quarter of the image)"),
         "stride": Param(None, int, min=1, none_ok=True, doc="step between windows (default: a quarter of the patch)"),
         "fill": Param(0.0, float, doc="value of the occluding square"),
         "probability": Param(True, bool, doc="score the softmax probability (else the logit)"),
