@@ -187,7 +187,7 @@ def test_meaningful_perturbation_margin_stops_once_the_decision_flips():
     for score in ("margin", "logit"):
         e = get_explainer("meaningful-perturbation", model, score=score, kappa=1.0, **kw)
         kept[score] = 1.0 - e.attribute(x, np.array([0])).numpy()[0]   # the mask m itself
-    from tfinterp.explain.guided_inversion import gaussian_blur
+    from tfinterp.ops.image import gaussian_blur
 
     blurred = gaussian_blur(x, 2.0).numpy()[0, ..., 0]
     shown = kept["margin"] * x[0, ..., 0] + (1 - kept["margin"]) * blurred

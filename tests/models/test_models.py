@@ -143,3 +143,71 @@ def test_feature_model_bfloat16_copy_agrees_and_shares_nothing():
     assert model.layers[1].layers[0].dtype_policy.name == "float32"
     with pytest.raises(UserError, match="precision"):
         compute_copy(model, "float8")
+
+
+def _nested_model():
+    """inp -> Flatten -> outer(Dense d0 -> inner(Dense d1 -> ReLU r1)) -> Dense head, all bias-free."""
+    keras.utils.set_random_seed(3)
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, use_bias=False, name="d1"),
+                              keras.layers.ReLU(name="r1")], name="inner")
+    o_in = keras.Input((6,))
+    outer = keras.Model(o_in, inner(keras.layers.Dense(5, use_bias=False, name="d0")(o_in)), name="outer")
+    inp = keras.Input((2, 3, 1))
+    out = keras.layers.Dense(2, use_bias=False, name="head")(outer(keras.layers.Flatten(name="flat")(inp)))
+    return keras.Model(inp, out)
+
+
+def test_walk_layers_expands_nested_graphs_in_order():
+    from tfinterp.models.layers import list_layer_paths, walk_layers
+
+    model = _nested_model()
+    every = ["flat", "outer", "outer/d0", "outer/inner", "outer/inner/d1", "outer/inner/r1", "head"]
+    assert [p for p, _ in walk_layers(model)] == every == list_layer_paths(model)
+    leaves = [(p, type(layer).__name__) for p, layer in walk_layers(model, containers=False)]
+    assert leaves == [("flat", "Flatten"), ("outer/d0", "Dense"), ("outer/inner/d1", "Dense"),
+                      ("outer/inner/r1", "ReLU"), ("head", "Dense")]
+
+
+def test_run_graph_intercepts_nested_layers_and_computes_by_hand():
+    """Doubling outer/inner/d1's output inside the re-run graph: head(relu(2 * d1(d0(x)))) by NumPy."""
+    from tfinterp.models.layers import run_graph
+
+    model = _nested_model()
+    x = np.random.default_rng(0).normal(size=(3, 2, 3, 1)).astype("float32")
+    outer = model.get_layer("outer")
+    w = {"d0": outer.get_layer("d0").get_weights()[0], "d1": outer.get_layer("inner").get_layer("d1").get_weights()[0],
+         "head": model.get_layer("head").get_weights()[0]}
+    np.testing.assert_allclose(run_graph(model, tf.constant(x)).numpy(), model(x).numpy(), rtol=1e-6)
+    seen = []
+
+    def double_d1(path, layer, call, args, kwargs, graph):
+        seen.append(path)
+        y = call(*args, **kwargs)
+        return 2.0 * y if path == "outer/inner/d1" else y
+
+    got = run_graph(model, tf.constant(x), double_d1).numpy()
+    expect = np.maximum(2.0 * x.reshape(3, 6) @ w["d0"] @ w["d1"], 0.0) @ w["head"]
+    np.testing.assert_allclose(got, expect, rtol=1e-5, atol=1e-6)
+    # every call is intercepted as it starts: a nested graph before the layers inside it
+    assert seen == ["flat", "outer", "outer/d0", "outer/inner", "outer/inner/d1", "outer/inner/r1", "head"]
+    seen.clear()
+    whole = run_graph(model, tf.constant(x), double_d1, descend=lambda path, layer: False).numpy()
+    np.testing.assert_allclose(whole, model(x).numpy(), rtol=1e-6)  # nothing inside was intercepted
+    assert seen == ["flat", "outer", "head"]
+
+
+def test_taps_reach_inside_a_nested_zoo_model():
+    """A zoo Classifier used as a layer is walked through its functional backbone."""
+    from tfinterp.models.layers import feature_model, list_layer_paths
+
+    keras.utils.set_random_seed(0)
+    clf = models.get("vggsmall", input_shape=(28, 28, 1), num_classes=3, filters=(4, 8), convs=(1, 2), dense=8)
+    inp = keras.Input((28, 28, 1))
+    outer = keras.Model(inp, keras.layers.Dense(2, name="top")(clf(inp)))
+    conv = f"{clf.name}/block2_conv2"
+    assert conv in list_layer_paths(outer)
+    x = np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
+    got = feature_model(outer, [conv], include_output=True)(x)
+    ref = keras.Model(clf.backbone.input, clf.backbone.get_layer("block2_conv2").output)(x)
+    np.testing.assert_allclose(got[conv], ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["output"], outer(x), rtol=1e-5, atol=1e-6)

@@ -1,76 +1,79 @@
-"""The explainer interface shared by every attribution method.
+"""The explainer family: one registry, one base class, declared parameters.
 
-``Explainer(model, **params).explain(images, targets=None, batch_size=32)`` returns a
-float32 NumPy array (N, H, W) in [0, 1] at input resolution; targets default to the
-predicted class. Subclasses implement `attribute(images, targets)` on one batch as
-TensorFlow ops; the base compiles it once with `tf.function` (fixed input signature, so no
-retracing per batch), validates inputs, batches, and normalises. The user's model is never
-modified.
+``get_explainer(name, model, **params).explain(images, targets=None)`` returns a float32
+NumPy array (N, H, W) in [0, 1] at input resolution; targets default to the predicted class.
+
+Every method is a subclass of `Explainer` registered in `EXPLAINERS` (``@register("name")``)
+that declares its parameters in a ``params`` table of `tfinterp.params.Param` (plus the common
+``batch_size``). From that one table come the validation at construction (a `UserError` that
+names the parameter), the conversion of the strings a user types (``--param steps=20``), the
+``--help`` listing (`describe`) and the JSON summary. On the class, ``Method.params`` is the
+table; on an instance, ``explainer.params`` is the summary of the values in force.
+
+A subclass implements `attribute(images, targets)` on one batch as TensorFlow ops and may
+override the hooks `check_model` (layers it cannot handle, checked first), `validate`
+(cross-parameter checks), `prepare` (sub-models, constants) and `summary` (JSON keys). The
+base compiles `attribute` once with `tf.function` (fixed input signature, so no retracing
+per batch), validates inputs and targets (`tfinterp.checks`), batches, and normalises. The
+user's model is never modified.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tfinterp.errors import UserError
+from tfinterp.checks import check_classes, check_images as _check_images, model_image_shape, model_num_classes
+from tfinterp.params import Param, Parameterized, format_params
+from tfinterp.registry import Registry
 
-_REGISTRY: dict[str, type] = {}
+EXPLAINERS = Registry("explanation method", builtins="tfinterp.explain.methods")
 
 
-def register(name):
-    """Class decorator: make an explainer available under `name`."""
-    def deco(cls):
-        cls.method_name = name
-        _REGISTRY[name] = cls
-        return cls
-    return deco
+def register(name: str, **meta):
+    """Class decorator: make an explainer available under `name` (``EXPLAINERS.register``)."""
+    return EXPLAINERS.register(name, **meta)
 
 
 def list_methods() -> list[str]:
-    import tfinterp.explain.methods  # noqa: F401  (registers the built-in methods)
+    """The registered explanation methods, sorted."""
+    return EXPLAINERS.names()
 
-    return sorted(_REGISTRY)
+
+def get_explainer(name: str, model, layer: str | None = None, **params):
+    """The explainer registered under `name` for `model`, with `params` validated by its table.
+
+    `layer` goes to methods that take a layer (the parameter named by the class's
+    ``layer_param``: Grad-CAM's ``layer``, guided inversion's ``l1``) and is ignored by the
+    others. Values may be strings (``"20"``), converted by the table; a parameter the method
+    does not have is a `UserError` naming it and listing the method's parameters.
+    """
+    cls = EXPLAINERS.get(name)
+    if layer is not None and cls.layer_param in cls.param_spec():
+        params[cls.layer_param] = layer
+    return cls(model, **params)
 
 
-def get_explainer(name: str, model, **params):
-    """Instantiate the explainer registered under `name`."""
-    methods = list_methods()
-    if name not in _REGISTRY:
-        raise UserError(f"unknown explanation method '{name}'; available: {', '.join(methods)}")
-    return _REGISTRY[name](model, **params)
+def describe(name: str | None = None) -> str:
+    """The ``--help`` text of one method (its first docstring line and parameter table), or of all."""
+    names = [name] if name is not None else list_methods()
+    blocks = []
+    for n in names:
+        cls = EXPLAINERS.get(n)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        text = f"{n}: {doc[0]}" if doc else n
+        note = cls.params_note()
+        blocks.append(text + "\n" + format_params(cls.param_spec(), indent="    ") + (f"\n    {note}" if note else ""))
+    return "\n".join(blocks)
 
 
 def check_images(images, model=None) -> np.ndarray:
-    """Validate a batch: float, 4-D, finite, matching the model's input shape."""
-    x = np.asarray(images, dtype=np.float32)
-    if x.ndim == 3:
-        x = x[None]
-    if x.ndim != 4:
-        raise UserError(f"images must be [N, H, W, C] (or one [H, W, C] image), got shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise UserError("images contain NaN or infinite values; clean the input first")
-    if model is not None:
-        from tfinterp.data.imageio import model_input_shape
-
-        expected = model_input_shape(model)
-        if tuple(x.shape[1:]) != expected:
-            raise UserError(f"images have shape {tuple(x.shape[1:])} but the model takes {expected}")
-    return x
+    """`tfinterp.checks.check_images` with the model given positionally (the old spelling)."""
+    return _check_images(images, model=model)
 
 
 def check_targets(targets, n: int, num_classes: int) -> np.ndarray:
-    t = np.asarray(targets).reshape(-1)
-    if t.size == 1 and n > 1:
-        t = np.repeat(t, n)
-    if t.size != n:
-        raise UserError(f"got {t.size} targets for {n} images")
-    if not np.issubdtype(t.dtype, np.integer) and not np.all(t == np.round(t)):
-        raise UserError("targets must be integer class indices")
-    t = t.astype(np.int32)
-    if t.min() < 0 or t.max() >= num_classes:
-        raise UserError(f"target class {int(t.max() if t.max() >= num_classes else t.min())} is out of range: "
-                        f"the model has {num_classes} classes (0..{num_classes - 1})")
-    return t
+    """`tfinterp.checks.check_classes` for explanation targets (the old spelling)."""
+    return check_classes(targets, n, num_classes, what="targets")
 
 
 def normalize_maps(maps):
@@ -82,30 +85,93 @@ def normalize_maps(maps):
     return tf.math.divide_no_nan(maps - lo, hi - lo)
 
 
-class Explainer:
+def gather_target(logits, targets):
+    """logits[i, targets[i]] for a batch."""
+    import tensorflow as tf
+
+    return tf.gather(logits, targets, axis=1, batch_dims=1)
+
+
+class _ParamTable:
+    """``Method.params`` is the declared table; ``explainer.params`` the values in force (`summary`)."""
+
+    def __init__(self, table: dict):
+        self.table = dict(table)
+
+    def __get__(self, obj, owner=None):
+        return self.table if obj is None else obj.summary()
+
+
+class Explainer(Parameterized):
     """Base class of all explainers (see the module docstring for the contract)."""
 
-    method_name = "base"
+    common = {"batch_size": Param(32, int, min=1, doc="images per compiled batch")}
+    params = _ParamTable({})
+    layer_param = "layer"  # where `get_explainer(..., layer=...)` goes, if the table has it
 
-    def __init__(self, model, batch_size: int = 32):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        table = cls.__dict__.get("params")
+        if isinstance(table, dict):
+            cls.params = _ParamTable(table)
+        elif isinstance(table, property):  # an explainer written before the tables: its summary
+            cls.summary = table.fget
+            cls.params = _ParamTable(super(cls, cls).params)
+
+    @classmethod
+    def param_spec(cls) -> dict[str, Param]:
+        """The method's table, then the common parameters it does not redefine (``batch_size``)."""
+        spec = dict(cls.params)
+        for k, p in cls.common.items():
+            spec.setdefault(k, p)
+        return spec
+
+    @classmethod
+    def params_note(cls) -> str:
+        """A line for `describe` beyond the table (SmoothGrad: where the other parameters go)."""
+        return ""
+
+    @property
+    def method_name(self) -> str:
+        return self.registry_name
+
+    def __init__(self, model, **params):
         import tensorflow as tf
 
         self.model = model
-        self.batch_size = int(batch_size)
-        self.num_classes = int(model.output_shape[-1]) if hasattr(model, "output_shape") else \
-            int(getattr(model, "num_classes"))
-        from tfinterp.data.imageio import model_input_shape
-
-        self.input_shape = model_input_shape(model)
+        self.configure(params)
+        self.check_model(model)
+        self.num_classes = model_num_classes(model)
+        self.input_shape = model_image_shape(model)
+        self.validate()
+        self.prepare()
         spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
         # autograph off: every loop is an explicit tf.while_loop, and autograph has been seen to
         # rewrite custom-gradient code in the rule-based explainers (a flaky TypeError)
         self._compiled = tf.function(self._explain_batch, input_signature=spec, autograph=False)
 
+    # ---- hooks ---------------------------------------------------------------------------
+
+    def check_model(self, model):
+        """Refuse (`UserError`) a model the method cannot handle; runs before the shape checks."""
+
+    def validate(self):
+        """Cross-parameter checks (`UserError`); `self.input_shape` is known."""
+
+    def prepare(self):
+        """Build what `attribute` needs (sub-models, constants) from the validated parameters."""
+
+    def summary(self) -> dict:
+        """The parameters in force for JSON summaries (default: the method's own table, without
+        ``batch_size``); ``explainer.params`` returns it."""
+        return {k: getattr(self, k) for k in type(self).params if k not in self.common}
+
     @property
-    def params(self) -> dict:
-        """The method's parameters (for JSON summaries)."""
-        return {}
+    def config(self) -> dict:
+        """The method's name and `summary` (for JSON summaries)."""
+        return {"method": self.registry_name, **self.summary()}
+
+    # ---- computing -----------------------------------------------------------------------
 
     def attribute(self, images, targets):
         """Raw attribution map (N, H, W) for one batch, as TensorFlow ops. Subclasses override."""
@@ -119,19 +185,22 @@ class Explainer:
         return np.concatenate([np.asarray(self.model(images[i:i + bs], training=False))
                                for i in range(0, len(images), bs)])
 
-    def explain(self, images, targets=None, batch_size: int | None = None) -> np.ndarray:
-        """Maps (N, H, W) float32 in [0, 1]; `targets` default to the predicted classes."""
-        x = check_images(images, self.model)
+    def checked_inputs(self, images, targets=None):
+        """(images, targets) validated: images fit the model, targets (default: the predicted
+        classes) are class indices of the model."""
+        x = _check_images(images, self.input_shape)
         if targets is None:
             targets = self.predict_logits(x).argmax(-1)
-        t = check_targets(targets, len(x), self.num_classes)
-        bs = int(batch_size or self.batch_size)
+        return x, check_classes(targets, len(x), self.num_classes, what="targets")
+
+    def explain(self, images, targets=None, batch_size: int | None = None) -> np.ndarray:
+        """Maps (N, H, W) float32 in [0, 1]; `targets` default to the predicted classes."""
+        x, t = self.checked_inputs(images, targets)
+        bs = self._batch(batch_size)
         out = [self._compiled(x[i:i + bs], t[i:i + bs]).numpy() for i in range(0, len(x), bs)]
         return np.concatenate(out).astype(np.float32)
 
-
-def gather_target(logits, targets):
-    """logits[i, targets[i]] for a batch."""
-    import tensorflow as tf
-
-    return tf.gather(logits, targets, axis=1, batch_dims=1)
+    def _batch(self, batch_size) -> int:
+        if not batch_size:
+            return self.batch_size
+        return self.common["batch_size"].coerce("batch_size", batch_size, self.registry_name)

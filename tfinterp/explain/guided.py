@@ -10,8 +10,9 @@
 Both return |signal at the input|, maximum over channels (like the vanilla gradient).
 
 How: the user's model is never modified. `run_with_rules` re-runs the model's functional
-graph node by node (descending into nested Sequential / functional sub-models and the
-zoo's `Classifier` backbone) and hands every layer call to a rule function, which may
+graph node by node with the library's one walker (`tfinterp.models.layers.run_graph`,
+descending into nested Sequential / functional sub-models and the zoo's `Classifier`
+backbone) and hands every layer call to a rule function, which may
 replace it by the same computation carrying a `tf.custom_gradient`. Dense and Conv layers
 with a fused ReLU (``activation="relu"``) are split into their linear part (computed with
 the layer's own kernel and bias, `layer.convolution_op` for convolutions) followed by the
@@ -26,40 +27,10 @@ import tensorflow as tf
 
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, register
+from tfinterp.models.layers import is_graph, run_graph, walk_layers
 
 
 # ----------------------------------------------------------------------------- graph walking
-
-def _is_graph(layer) -> bool:
-    from keras.src.models.functional import Functional
-
-    if isinstance(layer, (Functional, keras.Sequential)):
-        return True
-    # a zoo Classifier (subclassed keras.Model around a functional backbone)
-    return isinstance(layer, keras.Model) and getattr(layer, "backbone", None) is not None
-
-
-def _graph(model):
-    from tfinterp.models.layers import graph_of
-
-    g = graph_of(model)
-    return g._functional if getattr(g, "_functional", None) is not None else g
-
-
-def iter_layers(model):
-    """Every non-graph layer of `model`, nested sub-models expanded, as (path, layer)."""
-    def walk(graph, prefix):
-        for layer in graph.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            path = prefix + (layer.name,)
-            if _is_graph(layer):
-                yield from walk(_graph(layer), path)
-            else:
-                yield "/".join(path), layer
-
-    yield from walk(_graph(model), ())
-
 
 def run_with_rules(model, inputs, rule):
     """Re-run `model` on `inputs`, calling ``rule(layer, call, args, kwargs, graph)`` for every layer.
@@ -67,26 +38,15 @@ def run_with_rules(model, inputs, rule):
     ``call(*args, **kwargs)`` is the layer's ordinary inference call (``training=False``); the
     rule returns the layer's output, either ``call(...)`` itself or the same values computed
     with a custom gradient. ``graph`` is the functional graph the layer sits in (for rules
-    that look at neighbours, like BatchNorm folding). Nested graphs are descended into.
+    that look at neighbours, like BatchNorm folding). Nested graphs are descended into (the
+    walk is `tfinterp.models.layers.run_graph`'s); the rule sees only the layers inside them.
     """
-    from keras.src.models.functional import operation_fn as keras_operation_fn
+    def intercept(path, layer, call, args, kwargs, graph):
+        if is_graph(layer):  # a nested graph, re-run node by node by `call`
+            return call(*args, **kwargs)
+        return rule(layer, call, args, kwargs, graph)
 
-    def run(graph, x):
-        def wrap(op):
-            if _is_graph(op):
-                def call_graph(*args, **kwargs):
-                    return run(_graph(op), args[0] if len(args) == 1 else list(args))
-                return call_graph
-            inner = keras_operation_fn(op, training=False)
-
-            def call(*args, **kwargs):
-                return rule(op, inner, args, kwargs, graph)
-            return call
-
-        out = graph._run_through_graph(x, operation_fn=wrap)
-        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-
-    return run(_graph(model), inputs)
+    return run_graph(model, inputs, intercept)
 
 
 # ----------------------------------------------------------------------------- layer anatomy
@@ -188,9 +148,8 @@ class _ReLURuleExplainer(Explainer):
 
     _relu_rule = staticmethod(_guided_relu)
 
-    def __init__(self, model, batch_size: int = 32):
-        super().__init__(model, batch_size=batch_size)
-        for path, layer in iter_layers(model):  # fail early, naming the layer
+    def check_model(self, model):
+        for path, layer in walk_layers(model, containers=False):  # fail early, naming the layer
             if _relu_like_layer(layer) and not is_plain_relu_layer(layer) and not is_linear_layer(layer) \
                     and not isinstance(layer, keras.layers.ReLU):
                 raise UserError(f"{self.method_name}: layer '{path}' ({type(layer).__name__}) has a fused ReLU "

@@ -31,27 +31,24 @@ did (see configs/localization_clutter64.toml).
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
 
+from tfinterp.checks import check_images
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, normalize_maps, register
-from tfinterp.explain.optim import adam_minimize
+from tfinterp.ops.image import gaussian_blur
+from tfinterp.ops.optim import adam_minimize
+from tfinterp.params import Param
 
 
-def gaussian_blur(images, sigma: float):
-    """Separable Gaussian blur of NHWC images with reflect padding (kernel radius 2*sigma)."""
-    radius = max(1, int(math.ceil(2.0 * sigma)))
-    xs = tf.range(-radius, radius + 1, dtype=tf.float32)
-    k = tf.exp(-0.5 * tf.square(xs / sigma))
-    k = k / tf.reduce_sum(k)
-    c = images.shape[-1]
-    pad = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="REFLECT")
-    kh = tf.tile(tf.reshape(k, [-1, 1, 1, 1]), [1, 1, c, 1])
-    kw = tf.tile(tf.reshape(k, [1, -1, 1, 1]), [1, 1, c, 1])
-    out = tf.nn.depthwise_conv2d(pad, kh, [1, 1, 1, 1], "VALID")
-    return tf.nn.depthwise_conv2d(out, kw, [1, 1, 1, 1], "VALID")
+def _layer_names(l1) -> list[str]:
+    """'a+b' or ['a', 'b'] -> ['a', 'b']."""
+    return [str(n).strip() for n in (l1.split("+") if isinstance(l1, str) else l1)]
+
+
+def _distinct_layers(l1) -> bool:
+    names = _layer_names(l1)
+    return bool(names) and all(names) and len(set(names)) == len(names)
 
 
 @register("guided-inversion")
@@ -92,59 +89,54 @@ class GuidedInversion(Explainer):
     (BENCHMARKS.md). Stage 1 keeps the paper's mask.
     """
 
-    def __init__(self, model, l0: str = "pool5", l1: str | list = "last_conv", gamma: float = 10.0,
-                 lam: float = 1.0, delta: float = 1.0, steps1: int = 10, steps2: int = 70,
-                 lr: float = 1e-2, decay_every: int = 10, blur_sigma: float | None = None,
-                 score: str = "probability", stage: str = "class", init: float = 0.1,
-                 batch_size: int = 32, layer: str | None = None, precision: str = "float32",
-                 inversion: str = "squared", penalty: str = "l1", background: str | float = "blur",
-                 temperature: float = 1.0, power: float = 1.0):
+    layer_param = "l1"  # `tfinterp explain --layer` sets the filter layer
+    params = {
+        "l0": Param("pool5", str, doc="the inversion layer"),
+        "l1": Param("last_conv", str, alt=list, item=str, check=_distinct_layers,
+                    expect="one layer or distinct layers joined by '+' (or a list)",
+                    doc="the filter layer(s) whose channels omega combines"),
+        "gamma": Param(10.0, float, min=0, doc="weight of the penalty on omega in stage 1"),
+        "lam": Param(1.0, float, min=0, doc="weight of the background blend's score in stage 2 (lambda)"),
+        "delta": Param(1.0, float, min=0, doc="weight of the penalty on omega in stage 2"),
+        "steps1": Param(10, int, min=0, doc="Adam steps of stage 1"),
+        "steps2": Param(70, int, min=0, doc="Adam steps of stage 2"),
+        "lr": Param(1e-2, float, min=0, min_open=True, doc="Adam's learning rate"),
+        "decay_every": Param(10, int, min=1, doc="stage 2 halves the learning rate every this many steps"),
+        "blur_sigma": Param(None, float, min=0, min_open=True, none_ok=True,
+                            doc="blur of the background image (default: radius 11 at 224 px, scaled)"),
+        "score": Param("probability", str, choices=("probability", "logit"), doc="f_c: softmax probability or logit"),
+        "stage": Param("class", str, choices=("class", "inversion"),
+                       doc="the map returned: class-discriminative (stage 2) or salient object (stage 1)"),
+        "init": Param(0.1, float, min=0, min_open=True, doc="initial value of every weight of omega"),
+        "precision": Param("float32", str, choices=("float32", "bfloat16", "float16"),
+                           doc="compute precision of the network (the optimisation stays float32)"),
+        "inversion": Param("squared", str, choices=("squared", "relative"),
+                           doc="stage 1's error: squared, or relative to ||f(x)||^2 (the authors' code)"),
+        "penalty": Param("l1", str, choices=("l1", "l2"), doc="penalty on omega: ||w||_1 (paper) or ||w||_2^2"),
+        "background": Param("blur", str, choices=("blur",), alt=float, expect="'blur' or a constant pixel value",
+                            doc="what replaces the image where the mask is off"),
+        "temperature": Param(1.0, float, min=0, min_open=True, doc="divides the logits before the softmax"),
+        "power": Param(1.0, float, min=1, expect="a finite number >= 1 (1 is the paper's mask)",
+                       doc="stage 2 uses the mask to this power"),
+    }
+
+    def __init__(self, model, **params):
+        super().__init__(model, **params)
+        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
+                                          autograph=False)
+
+    def prepare(self):
         import keras
 
-        from tfinterp.data.imageio import model_input_shape
         from tfinterp.models.layers import feature_model
 
-        if stage not in ("class", "inversion"):
-            raise UserError(f"stage must be 'class' or 'inversion', got '{stage}'")
-        if score not in ("probability", "logit"):
-            raise UserError(f"score must be 'probability' or 'logit', got '{score}'")
-        if inversion not in ("squared", "relative"):
-            raise UserError(f"inversion must be 'squared' or 'relative', got '{inversion}'")
-        if penalty not in ("l1", "l2"):
-            raise UserError(f"penalty must be 'l1' or 'l2', got '{penalty}'")
-        self.inversion, self.penalty = inversion, penalty
-        if not temperature > 0:
-            raise UserError(f"temperature must be > 0, got {temperature}")
-        self.temperature = float(temperature)
-        try:
-            self.power = float(power)
-        except (TypeError, ValueError):
-            self.power = float("nan")
-        if not (math.isfinite(self.power) and self.power >= 1.0):
-            raise UserError(f"power must be a finite number >= 1 (1 is the paper's mask), got '{power}'")
-        if background != "blur":
-            try:
-                background = float(background)
-            except (TypeError, ValueError):
-                raise UserError(f"background must be 'blur' or a constant pixel value, got '{background}'") from None
-        self.background = background
-        if steps1 < 0 or steps2 < 0 or lr <= 0 or decay_every < 1:
-            raise UserError("steps must be >= 0, lr > 0 and decay_every >= 1")
-        self.l0 = l0
-        l1 = layer or l1
-        names = [str(n).strip() for n in (l1.split("+") if isinstance(l1, str) else l1)]
-        if not names or any(not n for n in names) or len(set(names)) != len(names):
-            raise UserError(f"l1 must name one layer or distinct layers joined by '+', got '{l1}'")
+        names = _layer_names(self.l1)
         self._l1_layers = names
         self.l1 = "+".join(names)
-        self.gamma, self.lam, self.delta = float(gamma), float(lam), float(delta)
-        self.steps1, self.steps2, self.lr, self.decay_every = int(steps1), int(steps2), float(lr), int(decay_every)
-        self.score, self.stage, self.init = score, stage, float(init)
-        h, w = model_input_shape(model)[:2]
-        self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 11.0 * h / 224.0
-        self.precision = precision
-        self._features = feature_model(model, [self.l0] + [n for n in names if n != self.l0], include_output=True,
-                                       precision=precision)
+        h, w = self.input_shape[:2]
+        self.blur_sigma = float(self.blur_sigma) if self.blur_sigma is not None else 11.0 * h / 224.0
+        self._features = feature_model(self.model, [self.l0] + [n for n in names if n != self.l0],
+                                       include_output=True, precision=self.precision)
         # stage 1 needs nothing above l0 (a sub-graph of the same layers, same weights)
         self._to_l0 = keras.Model(self._features.input, {self.l0: self._features.output[self.l0]})
         for n in names:
@@ -156,12 +148,8 @@ class GuidedInversion(Explainer):
         self._grid = (fh, fw)
         self._up_rows = self._resize_matrix(int(fh), int(h))
         self._up_cols = self._resize_matrix(int(fw), int(w))
-        super().__init__(model, batch_size=batch_size)
-        self._compiled_both = tf.function(self._both_batch, input_signature=self._compiled.input_signature,
-                                          autograph=False)
 
-    @property
-    def params(self):
+    def summary(self):
         return {"l0": self.l0, "l1": self.l1, "gamma": self.gamma, "lambda": self.lam, "delta": self.delta,
                 "steps1": self.steps1, "steps2": self.steps2, "lr": self.lr, "decay_every": self.decay_every,
                 "blur_sigma": round(self.blur_sigma, 4), "score": self.score, "stage": self.stage,
@@ -215,10 +203,8 @@ class GuidedInversion(Explainer):
         layers' hypercolumn, resized and scaled as the mask sees it)."""
         import numpy as np
 
-        from tfinterp.explain.base import check_images
-
-        x = check_images(images, self.model)
-        bs = int(batch_size or self.batch_size)
+        x = check_images(images, self.input_shape)
+        bs = self._batch(batch_size)
         return np.concatenate([self._filter_acts(self._features(x[i:i + bs], training=False)).numpy()
                                for i in range(0, len(x), bs)])
 
@@ -303,11 +289,7 @@ class GuidedInversion(Explainer):
         """(class-discriminative map, stage-1 salient-object map), each (N, H, W) in [0, 1]."""
         import numpy as np
 
-        from tfinterp.explain.base import check_images, check_targets
-
-        x = check_images(images, self.model)
-        t = check_targets(self.predict_logits(x).argmax(-1) if targets is None else targets,
-                          len(x), self.num_classes)
-        bs = int(batch_size or self.batch_size)
+        x, t = self.checked_inputs(images, targets)
+        bs = self._batch(batch_size)
         parts = [self._compiled_both(x[i:i + bs], t[i:i + bs]) for i in range(0, len(x), bs)]
         return (np.concatenate([a.numpy() for a, _ in parts]), np.concatenate([b.numpy() for _, b in parts]))

@@ -16,7 +16,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfinterp.errors import UserError
-from tfinterp.explain.base import Explainer, gather_target, register
+from tfinterp.explain.base import EXPLAINERS, Explainer, gather_target, get_explainer, register
+from tfinterp.params import Param
 
 
 @register("gradient")
@@ -54,15 +55,10 @@ class IntegratedGradients(Explainer):
     All path points of a batch go through the model as one batch (``steps * N`` images).
     """
 
-    def __init__(self, model, steps: int = 50, baseline: float = 0.0, batch_size: int = 32):
-        if steps < 2:
-            raise UserError("integrated gradients needs steps >= 2")
-        self.steps, self.baseline = int(steps), float(baseline)
-        super().__init__(model, batch_size=batch_size)
-
-    @property
-    def params(self):
-        return {"steps": self.steps, "baseline": self.baseline}
+    params = {
+        "steps": Param(50, int, min=2, doc="points on the path, trapezoidal rule"),
+        "baseline": Param(0.0, float, doc="the constant image the path starts from"),
+    }
 
     def raw(self, images, targets):
         n = tf.shape(images)[0]
@@ -84,34 +80,60 @@ class SmoothGrad(Explainer):
     """SmoothGrad (Smilkov et al. 2017) around any gradient method (``base``, default "gradient").
 
     ``samples`` noisy copies with Gaussian noise of std ``noise`` x (input range); the base
-    method's raw attributions are averaged (``square=True`` gives SmoothGrad-squared).
+    method's raw attributions are averaged (``square=True`` gives SmoothGrad-squared). The
+    ``samples`` noise images are drawn once from ``seed`` and added to every image, so a map does
+    not depend on the batch the image is explained in. Every
+    other parameter goes to the base method and is validated by its table
+    (``get_explainer("smoothgrad", model, base="integrated-gradients", steps=20)``).
     """
 
-    def __init__(self, model, base: str = "gradient", samples: int = 50, noise: float = 0.15,
-                 square: bool = False, seed: int = 0, batch_size: int = 32, **base_params):
-        from tfinterp.explain.base import get_explainer
+    params = {
+        "base": Param("gradient", str, check=lambda v: v != "smoothgrad",
+                      expect="another explanation method (smoothgrad cannot wrap itself)",
+                      doc="the method whose attributions are averaged"),
+        "samples": Param(50, int, min=1, doc="noisy copies per image"),
+        "noise": Param(0.15, float, min=0, doc="noise std as a fraction of the input range"),
+        "square": Param(False, bool, doc="average the squared attributions (SmoothGrad-squared)"),
+        "seed": Param(0, int, doc="seed of the (stateless) noise"),
+    }
 
-        if samples < 1 or noise < 0:
-            raise UserError("smoothgrad needs samples >= 1 and noise >= 0")
-        if base == "smoothgrad":
-            raise UserError("smoothgrad cannot wrap itself")
-        self.base_name, self.samples, self.noise, self.square, self.seed = base, int(samples), float(noise), \
-            bool(square), int(seed)
-        self.base = get_explainer(base, model, batch_size=batch_size, **base_params)
-        lo, hi = getattr(model, "input_range", (0.0, 1.0))
+    @classmethod
+    def params_note(cls) -> str:
+        return "any other parameter goes to the base method"
+
+    def __init__(self, model, **params):
+        spec = self.param_spec()
+        self._base_params = {k: v for k, v in params.items() if k not in spec}
+        super().__init__(model, **{k: v for k, v in params.items() if k in spec})
+
+    def validate(self):
+        if self.base not in EXPLAINERS:
+            others = ", ".join(n for n in EXPLAINERS.names() if n != "smoothgrad")
+            raise UserError(f"smoothgrad: base must be one of {others}, got '{self.base}'")
+        base_spec = EXPLAINERS.get(self.base).param_spec()
+        unknown = sorted(set(self._base_params) - set(base_spec))
+        if unknown:
+            theirs = ", ".join(sorted(k for k in base_spec if k not in self.common)) or "none"
+            raise UserError(f"smoothgrad: unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                            f"known: {', '.join(sorted(self.param_spec()))}, and its base {self.base}'s: {theirs}")
+
+    def prepare(self):
+        self.base_explainer = get_explainer(self.base, self.model, batch_size=self.batch_size, **self._base_params)
+        lo, hi = getattr(self.model, "input_range", (0.0, 1.0))
         self.sigma = self.noise * (hi - lo)
-        super().__init__(model, batch_size=batch_size)
 
-    @property
-    def params(self):
-        return {"base": self.base_name, "samples": self.samples, "noise": self.noise, "square": self.square,
-                **self.base.params}
+    def summary(self):
+        return {"base": self.base, "samples": self.samples, "noise": self.noise, "square": self.square,
+                **self.base_explainer.params}
 
     def attribute(self, images, targets):
         n = tf.shape(images)[0]
-        rep = tf.tile(images, [self.samples, 1, 1, 1])
-        noisy = rep + tf.random.stateless_normal(tf.shape(rep), seed=[self.seed, 0], stddev=self.sigma)
-        maps = self.base.attribute(noisy, tf.tile(targets, [self.samples]))
+        # one noise draw per sample, the same for every image: an image's map does not depend on
+        # the batch it is explained in (nor on its position there); rows ordered sample-major
+        noise = tf.random.stateless_normal((self.samples,) + tuple(images.shape[1:]), seed=[self.seed, 0],
+                                           stddev=self.sigma)
+        noisy = tf.reshape(images[None] + noise[:, None], tf.concat([[-1], tf.shape(images)[1:]], 0))
+        maps = self.base_explainer.attribute(noisy, tf.tile(targets, [self.samples]))
         maps = tf.square(maps) if self.square else maps
         return tf.reduce_mean(tf.reshape(maps, tf.concat([[self.samples, n], tf.shape(maps)[1:]], 0)), 0)
 
@@ -120,16 +142,17 @@ class SmoothGrad(Explainer):
 class GradCAM(Explainer):
     """Grad-CAM (Selvaraju et al. 2017) at `layer` (default: the model's ``last_conv`` alias)."""
 
-    def __init__(self, model, layer: str | None = None, batch_size: int = 32):
+    params = {"layer": Param("last_conv", str, none_ok=True,
+                             doc="the convolutional layer (an alias, a path or a unique name)")}
+
+    def prepare(self):
         from tfinterp.models.layers import feature_model
 
-        self.layer = layer or "last_conv"
-        self._features = feature_model(model, [self.layer], include_output=True)
-        super().__init__(model, batch_size=batch_size)
-
-    @property
-    def params(self):
-        return {"layer": self.layer}
+        self.layer = self.layer or "last_conv"
+        self._features = feature_model(self.model, [self.layer], include_output=True)
+        rank = len(self._features.output[self.layer].shape)
+        if rank != 4:
+            raise UserError(f"gradcam: layer '{self.layer}' must be convolutional (rank 4), it has rank {rank}")
 
     def attribute(self, images, targets):
         with tf.GradientTape() as tape:
@@ -138,11 +161,11 @@ class GradCAM(Explainer):
             tape.watch(acts)
             score = gather_target(out["output"], targets)
         grads = tape.gradient(score, acts)
-        if acts.shape.rank != 4:
-            raise ValueError(f"Grad-CAM needs a convolutional layer, '{self.layer}' has rank {acts.shape.rank}")
         weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
         cam = tf.nn.relu(tf.reduce_sum(weights * acts, axis=-1, keepdims=True))
         cam = tf.image.resize(cam, self.input_shape[:2], method="bilinear")
         return cam[..., 0]
+
+
 from tfinterp.explain import guided_inversion, perturbation  # noqa: E402,F401  (register their methods)
 from tfinterp.explain import guided, relevance  # noqa: E402,F401  (registers the rule-based explainers)

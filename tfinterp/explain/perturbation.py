@@ -31,8 +31,9 @@ import tensorflow as tf
 
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, register
-from tfinterp.explain.guided_inversion import gaussian_blur
-from tfinterp.explain.optim import adam_minimize
+from tfinterp.ops.image import gaussian_blur
+from tfinterp.ops.optim import adam_minimize
+from tfinterp.params import Param
 
 
 def _scores(model, images, targets, probability=True):
@@ -49,20 +50,39 @@ def margin_scores(logits, targets, kappa: float):
     return tf.maximum(own - tf.reduce_max(others, axis=-1), -kappa)
 
 
+def _is_neuron(v) -> bool:
+    """A (layer, channel) pair: a layer name and a non-negative integer channel ("conv,3" from the CLI)."""
+    if len(v) != 2 or not isinstance(v[0], str) or isinstance(v[1], bool):
+        return False
+    try:
+        c = float(str(v[1]).strip())
+    except ValueError:
+        return False
+    return c.is_integer() and c >= 0
+
+
 @register("occlusion")
 class Occlusion(Explainer):
     """Occlusion sensitivity (Zeiler & Fergus 2014) with configurable patch, stride and fill."""
 
-    def __init__(self, model, patch: int | None = None, stride: int | None = None, fill: float = 0.0,
-                 probability: bool = True, batch_size: int = 8):
-        from tfinterp.data.imageio import model_input_shape
+    params = {
+        "patch": Param(None, int, min=1, none_ok=True,
+                       doc="side of the occluding square (default: a quarter of the image)"),
+        "stride": Param(None, int, min=1, none_ok=True, doc="step between windows (default: a quarter of the patch)"),
+        "fill": Param(0.0, float, doc="value of the occluding square"),
+        "probability": Param(True, bool, doc="score the softmax probability (else the logit)"),
+        "batch_size": Param(8, int, min=1, doc="images per compiled batch"),
+    }
 
-        h, w, _ = model_input_shape(model)
-        self.patch = int(patch or max(2, h // 4))
-        self.stride = int(stride or max(1, self.patch // 4))
-        if not (1 <= self.patch <= min(h, w)) or self.stride < 1:
-            raise UserError(f"occlusion patch must be 1..{min(h, w)} and stride >= 1")
-        self.fill, self.probability = float(fill), bool(probability)
+    def validate(self):
+        h, w, _ = self.input_shape
+        self.patch = int(self.patch or max(2, h // 4))
+        self.stride = int(self.stride or max(1, self.patch // 4))
+        if not self.patch <= min(h, w):
+            raise UserError(f"occlusion: patch must be 1..{min(h, w)} (the image is {h}x{w}), got {self.patch}")
+
+    def prepare(self):
+        h, w, _ = self.input_shape
         ys = np.arange(0, h - self.patch + 1, self.stride)
         xs = np.arange(0, w - self.patch + 1, self.stride)
         masks = np.zeros((len(ys) * len(xs), h, w, 1), np.float32)
@@ -70,10 +90,8 @@ class Occlusion(Explainer):
             masks[k, y:y + self.patch, x:x + self.patch] = 1.0
         self._masks = tf.constant(masks)
         self._cover = tf.constant(np.maximum(masks.sum(0)[..., 0], 1.0))
-        super().__init__(model, batch_size=batch_size)
 
-    @property
-    def params(self):
+    def summary(self):
         return {"patch": self.patch, "stride": self.stride, "fill": self.fill, "windows": int(self._masks.shape[0])}
 
     def attribute(self, images, targets):
@@ -94,25 +112,26 @@ class MeaningfulPerturbation(Explainer):
     ``score``: ``"probability"`` (the paper), ``"logit"``, or ``"margin"`` with ``kappa``
     (see the module docstring)."""
 
-    def __init__(self, model, steps: int = 300, lr: float = 0.1, l1: float = 1e-4, tv: float = 1e-2,
-                 tv_beta: float = 3.0, mask_size: int = 28, blur_sigma: float | None = None,
-                 score: str = "probability", kappa: float = 2.0, batch_size: int = 32):
-        from tfinterp.data.imageio import model_input_shape
+    params = {
+        "steps": Param(300, int, min=0, doc="Adam steps"),
+        "lr": Param(0.1, float, min=0, min_open=True, doc="Adam's learning rate"),
+        "l1": Param(1e-4, float, min=0, doc="weight of the deleted area ||1 - m||_1"),
+        "tv": Param(1e-2, float, min=0, doc="weight of the total variation TV_beta(m)"),
+        "tv_beta": Param(3.0, float, min=1, doc="exponent beta of the total variation"),
+        "mask_size": Param(28, int, min=1, doc="side of the mask (at most the image's)"),
+        "blur_sigma": Param(None, float, min=0, min_open=True, none_ok=True,
+                            doc="blur of the deleted image (default: radius 10 at 224 px, scaled)"),
+        "score": Param("probability", str, choices=("probability", "logit", "margin"),
+                       doc="f_c: softmax probability, logit, or the margin floored at -kappa"),
+        "kappa": Param(2.0, float, min=0, doc="floor of the margin score"),
+    }
 
-        h = model_input_shape(model)[0]
-        self.steps, self.lr, self.l1, self.tv, self.tv_beta = int(steps), float(lr), float(l1), float(tv), \
-            float(tv_beta)
-        self.mask_size = int(min(mask_size, h))
-        if score not in ("probability", "logit", "margin"):
-            raise UserError(f"score must be 'probability', 'logit' or 'margin', got '{score}'")
-        if not kappa >= 0:
-            raise UserError(f"kappa must be >= 0, got {kappa}")
-        self.score, self.kappa = score, float(kappa)
-        self.blur_sigma = float(blur_sigma) if blur_sigma is not None else 10.0 * h / 224.0
-        super().__init__(model, batch_size=batch_size)
+    def prepare(self):
+        h = self.input_shape[0]
+        self.mask_size = int(min(self.mask_size, h))
+        self.blur_sigma = float(self.blur_sigma) if self.blur_sigma is not None else 10.0 * h / 224.0
 
-    @property
-    def params(self):
+    def summary(self):
         return {"steps": self.steps, "lr": self.lr, "l1": self.l1, "tv": self.tv, "tv_beta": self.tv_beta,
                 "mask_size": self.mask_size, "blur_sigma": round(self.blur_sigma, 4), "score": self.score,
                 **({"kappa": self.kappa} if self.score == "margin" else {})}
@@ -150,26 +169,36 @@ class GridCAM(Explainer):
     ``neuron=(layer, channel)`` scores a unit's mean activation instead of a class.
     """
 
-    def __init__(self, model, grid: int = 8, sizes=None, level: int | None = None, neuron=None,
-                 batch_size: int = 8):
-        from tfinterp.data.imageio import model_input_shape
-        from tfinterp.models.layers import feature_model
+    params = {
+        "grid": Param(8, int, min=2, doc="cells per side"),
+        "sizes": Param(None, list, item=int, none_ok=True, check=lambda v: len(v) > 0 and min(v) >= 1,
+                       expect="a list of crop sizes >= 1 (in cells)", doc="crop sizes in cells (default: 4 levels)"),
+        "level": Param(None, int, min=1, none_ok=True, doc="use only this crop size (1-based)"),
+        "neuron": Param(None, list, none_ok=True, check=_is_neuron, expect="a (layer, channel) pair",
+                        doc="score a unit's mean activation instead of the class"),
+        "batch_size": Param(8, int, min=1, doc="images per compiled batch"),
+    }
 
-        self.grid = int(grid)
+    def validate(self):
+        sizes = self.sizes
         if sizes is None:  # 4 crop sizes from a quarter to 5/8 of the image (fewer on tiny grids)
             sizes = sorted({min(self.grid, max(1, round(self.grid * f))) for f in (0.25, 0.375, 0.5, 0.625)})
         self.sizes = tuple(int(s) for s in sizes)
-        if level is not None:
-            if not 1 <= int(level) <= len(self.sizes):
-                raise UserError(f"gridcam level must be 1..{len(self.sizes)}")
-            self.sizes = (self.sizes[int(level) - 1],)
-        if self.grid < 2 or min(self.sizes) < 1 or max(self.sizes) > self.grid:
-            raise UserError(f"gridcam needs grid >= 2 and crop sizes between 1 and {self.grid} cells")
-        self.level, self.neuron = level, neuron
+        if self.level is not None:
+            if not self.level <= len(self.sizes):
+                raise UserError(f"gridcam: level must be 1..{len(self.sizes)}, got {self.level}")
+            self.sizes = (self.sizes[self.level - 1],)
+        if max(self.sizes) > self.grid:
+            raise UserError(f"gridcam: crop sizes must be between 1 and grid={self.grid} cells, got {list(self.sizes)}")
+
+    def prepare(self):
+        from tfinterp.models.layers import feature_model
+
         self._unit = None
-        if neuron is not None:
-            layer, channel = neuron
-            self._unit = (feature_model(model, [layer]), layer, int(channel))
+        if self.neuron is not None:
+            layer, channel = self.neuron[0], int(float(str(self.neuron[1]).strip()))
+            self.neuron = (layer, channel)
+            self._unit = (feature_model(self.model, [layer]), layer, channel)
         # window k's weight in cell (i, j): 1 / (#windows of its size covering the cell) / #sizes,
         # so a cell's value is the mean over sizes of the mean score of the windows containing it
         boxes, weights = [], []
@@ -186,11 +215,9 @@ class GridCAM(Explainer):
                 weights.append(w / np.maximum(count, 1.0) / len(self.sizes))
         self._boxes = tf.constant(np.array(boxes, np.float32))
         self._weights = tf.constant(np.array(weights, np.float32))
-        self._input_hw = model_input_shape(model)[:2]
-        super().__init__(model, batch_size=batch_size)
+        self._input_hw = self.input_shape[:2]
 
-    @property
-    def params(self):
+    def summary(self):
         return {"grid": self.grid, "sizes": list(self.sizes), "level": self.level,
                 "neuron": list(self.neuron) if self.neuron else None, "windows": int(self._boxes.shape[0])}
 

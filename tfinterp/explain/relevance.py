@@ -49,12 +49,15 @@ Any other layer raises a `UserError` naming its path and type.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfinterp.errors import UserError
 from tfinterp.explain.base import Explainer, gather_target, register
-from tfinterp.explain.guided import (activation_name, is_linear_layer, is_plain_relu_layer, iter_layers,
-                                     linear_part, preactivation, run_with_rules, vjp)
+from tfinterp.explain.guided import (activation_name, is_linear_layer, is_plain_relu_layer, linear_part,
+                                     preactivation, run_with_rules, vjp)
+from tfinterp.models.layers import walk_layers
+from tfinterp.params import Param
 
 _ELEMENTWISE = {"relu", "relu6", "sigmoid", "tanh", "elu", "selu", "softplus", "softsign", "gelu", "silu",
                 "swish", "leaky_relu", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "exponential",
@@ -113,7 +116,7 @@ def layer_kind(layer) -> str | None:
 
 def _check_supported(model, method, lrp: bool):
     """UserError naming the first layer the method has no rule for."""
-    for path, layer in iter_layers(model):
+    for path, layer in walk_layers(model, containers=False):
         kind = layer_kind(layer)
         act = activation_name(getattr(layer, "activation", None)) if kind == "linear" else None
         if kind == "activation" and lrp:
@@ -198,10 +201,11 @@ def _sign0(z):
 class _LRP(Explainer):
     """Shared LRP machinery; subclasses define `_redistribute` (linear layers) and `_split` (Add)."""
 
-    def __init__(self, model, batch_size: int = 32):
+    def check_model(self, model):
         _check_supported(model, self.method_name, lrp=True)
+
+    def prepare(self):
         self._folds = {}
-        super().__init__(model, batch_size=batch_size)
 
     # --- rules -----------------------------------------------------------------------
     def _redistribute(self, fn, kernel, x, z, r):
@@ -298,15 +302,7 @@ class LRPEpsilon(_LRP):
     gradient x input.
     """
 
-    def __init__(self, model, epsilon: float = 0.01, batch_size: int = 32):
-        if not epsilon >= 0:
-            raise UserError(f"lrp-epsilon: epsilon must be >= 0, got {epsilon}")
-        self.epsilon = float(epsilon)
-        super().__init__(model, batch_size=batch_size)
-
-    @property
-    def params(self):
-        return {"epsilon": self.epsilon}
+    params = {"epsilon": Param(0.01, float, min=0, doc="stabiliser of the denominators")}
 
     def _stabilise(self, z):
         return z + self.epsilon * _sign0(z)
@@ -329,15 +325,15 @@ class LRPAlphaBeta(_LRP):
     layer by layer; returns the input relevance summed over channels.
     """
 
-    def __init__(self, model, alpha: float = 1.0, beta: float = 0.0, batch_size: int = 32):
-        if beta < 0 or abs(alpha - beta - 1.0) > 1e-9:
-            raise UserError(f"lrp-alphabeta: need alpha - beta = 1 and beta >= 0, got alpha={alpha}, beta={beta}")
-        self.alpha, self.beta = float(alpha), float(beta)
-        super().__init__(model, batch_size=batch_size)
+    params = {
+        "alpha": Param(1.0, float, doc="weight of the positive contributions"),
+        "beta": Param(0.0, float, min=0, doc="weight of the negative contributions (alpha - beta = 1)"),
+    }
 
-    @property
-    def params(self):
-        return {"alpha": self.alpha, "beta": self.beta}
+    def validate(self):
+        if abs(self.alpha - self.beta - 1.0) > 1e-9:
+            raise UserError(f"lrp-alphabeta: need alpha - beta = 1 and beta >= 0, got alpha={self.alpha}, "
+                            f"beta={self.beta}")
 
     def _affine(self, x, scale, shift):
         # one input per neuron: it receives all the relevance (the rule with alpha - beta = 1
@@ -381,6 +377,14 @@ class LRPAlphaBeta(_LRP):
 
 
 # ----------------------------------------------------------------------------- DeepLIFT
+
+def _array_like(v) -> bool:
+    try:
+        np.asarray(v, dtype=np.float32)
+    except (TypeError, ValueError):
+        return False
+    return True
+
 
 def _rescale(fn, x, tol):
     """fn (elementwise) on [x; x0] with multipliers Delta y / Delta x (the gradient where |Delta x| < tol)."""
@@ -492,24 +496,32 @@ class DeepLIFT(Explainer):
     summed over channels; over the image it sums to f_c(x) - f_c(baseline).
     """
 
-    def __init__(self, model, baseline=0.0, batch_size: int = 32, tolerance: float = 1e-6):
-        import numpy as np
+    params = {
+        "baseline": Param(0.0, float, alt=object, check=_array_like,
+                          expect="a number or an array that broadcasts to the input",
+                          doc="the reference input (a constant or an image)"),
+        "tolerance": Param(1e-6, float, min=0, doc="|Delta x| below which the gradient is the multiplier"),
+    }
 
+    def check_model(self, model):
         _check_supported(model, "deeplift", lrp=False)
-        super().__init__(model, batch_size=batch_size)
-        b = np.asarray(baseline, dtype=np.float32)
+
+    def validate(self):
+        b = np.asarray(self.baseline, dtype=np.float32)
         try:
             b = np.broadcast_to(b, self.input_shape)
         except ValueError:
             raise UserError(f"deeplift: baseline of shape {b.shape} does not broadcast to the input {self.input_shape}")
         if not np.all(np.isfinite(b)):
             raise UserError("deeplift: baseline contains NaN or infinite values")
+        self._baseline_array = b
+
+    def prepare(self):
+        b = self._baseline_array
         self._baseline = tf.constant(b)
         self._baseline_desc = float(b.flat[0]) if np.all(b == b.flat[0]) else "image"
-        self.tolerance = float(tolerance)
 
-    @property
-    def params(self):
+    def summary(self):
         return {"baseline": self._baseline_desc}
 
     def _rule(self, layer, call, args, kwargs, graph):

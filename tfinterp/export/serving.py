@@ -53,10 +53,8 @@ class _ServingModule:
         module.serve = serve
         signatures = {"serving_default": serve}
         if explanation:
-            from tfinterp.explain.base import get_explainer, list_methods
+            from tfinterp.explain import get_explainer
 
-            if explanation not in list_methods():
-                raise UserError(f"unknown explanation method '{explanation}'; available: {', '.join(list_methods())}")
             explainer = get_explainer(explanation, model, **(explanation_params or {}))
             module.explainer_features = getattr(explainer, "_features", None)  # tracked: weights are saved
 

@@ -1,4 +1,4 @@
-"""Clean access to intermediate layers, including layers inside nested sub-models.
+"""Clean access to intermediate layers, and the one walker over nested functional graphs.
 
 `feature_model(model, ["pool5", "vgg19/block5_conv4", "logits"])` returns a new
 `keras.Model` that shares the weights of `model` (the user's model is not changed) and
@@ -6,9 +6,21 @@ outputs the named layers. Names may be a zoo alias (``pool5``, ``conv5_4``, ``la
 ``logits``), a path through nested models joined by ``/``, or a plain layer name that is
 unique anywhere in the nesting. Peer libraries fail on nested models with "Graph
 disconnected"; here the graph is re-run node by node, descending into sub-models.
+
+The walker, used by layer access, the rule-based explainers (guided backprop, deconvnet, LRP,
+DeepLIFT) and, next, tracing and feature visualization:
+
+- `is_graph(layer)`: what it descends into: functional models, Sequentials, and zoo models
+  (a subclassed `keras.Model` around a functional ``backbone``);
+- `walk_layers(model)`: every layer as (path, layer), nested graphs expanded, in graph order;
+- `run_graph(model, inputs, intercept, descend)`: re-runs the graph node by node, handing every
+  layer call to `intercept`, which may return it unchanged, record it, or replace it (by the
+  same computation with a custom gradient, say).
 """
 
 from __future__ import annotations
+
+from typing import Callable, Iterator
 
 import keras
 
@@ -32,31 +44,77 @@ def graph_of(model):
                     f"'{model.name}' is a subclassed {type(model).__name__} without a functional backbone")
 
 
-def _children(graph):
-    return [op for op in graph.layers]
-
-
-def _is_graph(layer):
+def is_graph(layer) -> bool:
+    """Whether the walker descends into `layer`: a functional model, a Sequential, or a zoo model
+    (a subclassed `keras.Model` around a functional ``backbone``)."""
     from keras.src.models.functional import Functional
 
-    return isinstance(layer, (Functional, keras.Sequential))
+    if isinstance(layer, (Functional, keras.Sequential)):
+        return True
+    return isinstance(layer, keras.Model) and getattr(layer, "backbone", None) is not None
+
+
+def walk_layers(model, containers: bool = True) -> Iterator[tuple[str, object]]:
+    """Every layer of `model` as (path, layer), nested graphs expanded, input layers skipped.
+
+    A path joins the names through the nesting with ``/`` (``outer/inner``). A nested graph
+    is yielded before its own layers when `containers` is true, and not at all otherwise
+    (then only the layers that compute something are yielded).
+    """
+    def walk(graph, prefix):
+        for layer in graph.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            path = prefix + (layer.name,)
+            nested = is_graph(layer)
+            if containers or not nested:
+                yield "/".join(path), layer
+            if nested:
+                yield from walk(graph_of(layer), path)
+
+    yield from walk(graph_of(model), ())
+
+
+def run_graph(model, inputs, intercept: Callable | None = None, descend: Callable | None = None,
+              training: bool = False):
+    """Re-run `model`'s functional graph on `inputs` node by node, nested graphs included.
+
+    Every layer call goes through ``intercept(path, layer, call, args, kwargs, graph)``, which
+    returns the layer's output: ``call(*args, **kwargs)`` is the ordinary call (with
+    `training`) or, for a nested graph that is descended into, the node-by-node re-run of that
+    graph (whose own layers are intercepted in turn); `graph` is the functional graph the
+    layer sits in. ``descend(path, layer)`` says whether a nested graph is re-run node by node
+    (the default: always) or called whole. Without `intercept` every call is the ordinary one.
+    Works symbolically (KerasTensors) and eagerly / inside `tf.function`; returns the model's
+    output (one tensor when the graph has one output). The model is not changed.
+    """
+    from keras.src.models.functional import operation_fn as keras_operation_fn
+
+    def run(graph, x, prefix):
+        def wrap(op):
+            path = prefix + (op.name,)
+            name = "/".join(path)
+            if is_graph(op) and (descend is None or descend(name, op)):
+                def call(*args, **kwargs):
+                    return run(graph_of(op), args[0] if len(args) == 1 else list(args), path)
+            else:
+                call = keras_operation_fn(op, training=training)
+            if intercept is None:
+                return call
+
+            def intercepted(*args, **kwargs):
+                return intercept(name, op, call, args, kwargs, graph)
+            return intercepted
+
+        out = graph._run_through_graph(x, operation_fn=wrap)
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
+
+    return run(graph_of(model), inputs, ())
 
 
 def list_layer_paths(model) -> list[str]:
     """Every layer path in `model`, nested sub-models expanded (``outer/inner``)."""
-    out = []
-
-    def walk(graph, prefix):
-        for layer in _children(graph):
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            path = prefix + (layer.name,)
-            out.append("/".join(path))
-            if _is_graph(layer):
-                walk(graph_of(layer), path)
-
-    walk(graph_of(model), ())
-    return out
+    return [path for path, _ in walk_layers(model)]
 
 
 def resolve_layer(model, name: str) -> tuple[str, ...]:
@@ -81,39 +139,26 @@ def resolve_layer(model, name: str) -> tuple[str, ...]:
 def run_with_taps(model, inputs, paths, training=False):
     """Run `model` on `inputs`, returning (final output, {path: tensor}) for the tapped layer paths.
 
-    Works symbolically (KerasTensors) and eagerly / inside `tf.function`.
+    `paths` are tuples as `resolve_layer` gives them (``()`` is the model's output). A nested
+    graph is re-run node by node only when a tap lies inside it. Works symbolically
+    (KerasTensors) and eagerly / inside `tf.function`.
     """
-    from keras.src.models.functional import operation_fn as keras_operation_fn
-
-    taps = set(paths)
+    taps = {"/".join(p): tuple(p) for p in paths}
     found = {}
 
-    def run(graph, x, prefix):
-        def wrap(op):
-            path = prefix + (op.name,)
-            dive = _is_graph(op) and any(len(t) > len(path) and t[:len(path)] == path for t in taps)
-            inner = keras_operation_fn(op, training=training)
+    def descend(path, layer):
+        return any(t.startswith(path + "/") for t in taps)
 
-            def call(*args, **kwargs):
-                if dive:
-                    y = run(graph_of(op), args[0] if len(args) == 1 else list(args), path)
-                else:
-                    y = inner(*args, **kwargs)
-                if path in taps:
-                    found[path] = y
-                return y
+    def intercept(path, layer, call, args, kwargs, graph):
+        y = call(*args, **kwargs)
+        if path in taps:
+            found[taps[path]] = y
+        return y
 
-            return call
-
-        if getattr(graph, "_functional", None) is not None:
-            graph = graph._functional
-        out = graph._run_through_graph(x, operation_fn=wrap)
-        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
-
-    final = run(graph_of(model), inputs, ())
-    if () in taps:
+    final = run_graph(model, inputs, intercept, descend, training=training)
+    if "" in taps:
         found[()] = final
-    missing = [("/".join(p)) for p in taps if p not in found]
+    missing = [name for name, p in taps.items() if p not in found]
     if missing:
         raise UserError(f"layers {', '.join(missing)} are not on the path from the input to the output")
     return final, found
@@ -163,9 +208,9 @@ def feature_model(model, names, include_output: bool = False, precision: str = "
     if isinstance(names, str):
         names = [names]
     paths = {n: resolve_layer(model, n) for n in names}
-    from tfinterp.data.imageio import model_input_shape
+    from tfinterp.checks import model_image_shape
 
-    inp = keras.Input(shape=model_input_shape(model), name="images")
+    inp = keras.Input(shape=model_image_shape(model), name="images")
     final, found = run_with_taps(compute_copy(model, precision), inp, list(paths.values()))
     outputs = {n: (final if p == () else found[p]) for n, p in paths.items()}
     if include_output:

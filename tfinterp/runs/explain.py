@@ -43,65 +43,10 @@ def build_explainer(method: str, model, params: dict | None = None, layer: str |
                     batch_size: int = 32):
     """An explainer for `method`: `params` (strings as typed after --param, or values) are
     converted and checked by the method's declared parameter table; `layer` goes to methods
-    that take one."""
-    return _get_explainer(method, model, layer=layer, batch_size=batch_size, **dict(params or {}))
-
-
-# ---- ADAPTER (delete once the explainer-family branch is merged) ------------------------------
-# The new `tfinterp.explain.get_explainer(method, model, layer=, batch_size=, **params)` takes
-# `layer=` and converts string values with each method's declared `Param` table. Until it
-# lands, `_get_explainer` reproduces those semantics on the old registry. When
-# `get_explainer` takes `layer`, the first branch is used and everything below it is dead:
-# replace `_get_explainer` by `get_explainer` and `_param_values(e)` by the config values.
-
-def _get_explainer(method, model, layer=None, batch_size=32, **params):
-    import inspect
-
+    that take one (see `tfinterp.explain.get_explainer`)."""
     from tfinterp.explain import get_explainer
 
-    if "layer" in inspect.signature(get_explainer).parameters:
-        return get_explainer(method, model, layer=layer, batch_size=batch_size, **params)
-    from tfinterp.explain.base import _REGISTRY, list_methods
-
-    if method not in list_methods():  # also registers the built-in methods
-        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(list_methods())}")
-    params = {k: _legacy_value(v) for k, v in params.items()}
-    accepted = inspect.signature(_REGISTRY[method].__init__).parameters
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
-    if layer is not None and "layer" in accepted:
-        params["layer"] = layer
-    unknown = [k for k in params if k not in accepted and not takes_any]
-    if unknown:
-        raise UserError(f"method '{method}' has no parameter {', '.join(unknown)}; it takes "
-                        f"{', '.join(k for k in accepted if k not in ('self', 'model'))}")
-    try:
-        return get_explainer(method, model, batch_size=batch_size, **params)
-    except TypeError as e:
-        raise UserError(f"bad parameters for method '{method}': {e}")
-
-
-def _legacy_value(value):
-    """A typed string as the old --param parser read it: true/false, int, float, else the string."""
-    if not isinstance(value, str):
-        return value
-    low = value.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _param_values(explainer) -> dict:
-    """The parameter values in force, for the JSON summary."""
-    if isinstance(getattr(type(explainer), "params", None), dict):  # a declared Param table
-        return {k: v for k, v in explainer.config.items() if k != "method"}
-    return explainer.params
-
-# ---- end of ADAPTER ---------------------------------------------------------------------------
+    return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
 
 
 def explain_files(items, method: str, model: str, target=None, layer=None, batch_size=32, out=Path("."),
@@ -145,7 +90,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
                                     layer if method != "all" else None, batch_size)
         t0 = time.perf_counter()
         maps, extra = _with_progress(explainer, x, targets, batch_size, meth)
-        results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), _param_values(explainer))
+        results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), explainer.params)
 
     written = []
     for i, (name, img, t, p) in enumerate(zip(names, x, targets, probs)):
