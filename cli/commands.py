@@ -43,18 +43,25 @@ def train_classifier_cmd(
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision",
                                                    help="mixed_float16 policy (for GPUs)."),
     jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step."),
+    step: Optional[str] = typer.Option(None, "--step", help="Training step (default natural: cross-entropy)."),
+    step_param: Optional[List[str]] = typer.Option(None, "--step-param", help="Step parameter KEY=VALUE (repeatable)."),
     verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
 ):
     """Train a zoo classifier on a data set (resumes after an interruption)."""
     from tfinterp.cli.common import merge, out_dir, quiet_tensorflow, read_config
+    from tfinterp.params import parse_assignments
 
+    table = read_config(config, "train")
+    if step_param:
+        table["step_params"] = {**(table.get("step_params") or {}), **parse_assignments(step_param, "--step-param")}
+    cfg_values = merge(
+        table, model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
+        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit, step=step)
     quiet_tensorflow()
     from tfinterp.training import TrainConfig, train_classifier
 
-    cfg = TrainConfig.from_dict(merge(
-        read_config(config, "train"), model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
-        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit))
+    cfg = TrainConfig.from_dict(cfg_values)
     folder = out_dir(out)
     metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]))
     m = metrics["metrics"]
