@@ -37,9 +37,9 @@ class TrainConfig(RunConfig):
                 "model": Param("vggsmall", str, doc="zoo model name (see `tfinterp models`)"),
                 "dataset": Param("clutter64", str, doc="mnist, fashion_mnist, clutter<size>, or a tfds name"),
                 "step": Param("natural", str, doc="training step (tfinterp.training.STEPS)"),
-                "step_params": Param({}, dict, doc="parameters of the training step"),
+                "step_params": Param({}, dict, expect="a table of key = value", doc="parameters of the training step"),
                 **common,
-                "arch_kwargs": Param({}, dict, doc="extra arguments of the architecture"),
+                "arch_kwargs": Param({}, dict, expect="a table of key = value", doc="extra arguments of the architecture"),
             }
         return cls._spec
 
