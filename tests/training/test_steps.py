@@ -115,3 +115,43 @@ def test_trainer_logs_each_weighted_term_and_their_sum():
     assert StepTrainer(_identity_logits_model(), "natural").logged_terms == ()  # a lone term is the loss
     with pytest.raises(ValueError, match="terms"):
         type("Bad", (Step,), {"terms": ("loss",)})()
+
+
+class _PGDStep(Step):
+    """An adversarial-training step as the next ones will be (Madry et al. 2018): it builds an
+    attack for the model and calls its in-graph `perturb` inside the trainer's train_step."""
+
+    terms = ("ce",)
+
+    def build(self, model):
+        from tfinterp.attacks import PGD
+
+        self.attack = PGD(model, eps=0.1, steps=3, step_size=0.05, random_start=False)
+
+    def loss_terms(self, model, x, y, training):
+        y32 = tf.cast(y, tf.int32)
+        x_in = tf.stop_gradient(self.attack.perturb(x, y32, y32)) if training else x
+        logits = model(x_in, training=training)
+        return {"ce": cross_entropy(y, logits), "logits": logits}
+
+
+def test_a_step_can_attack_inside_the_train_step():
+    """With a zero learning rate the logged training loss is the CE on PGD's own output (computed
+    outside the trainer), and higher than the clean loss the test step logs."""
+    from tfinterp.training.trainer import StepTrainer
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4, 4, 1))
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(inp)))
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 4, 4, 1)).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2])
+    step = _PGDStep()
+    t = StepTrainer(model, step)
+    t.compile(optimizer=keras.optimizers.SGD(0.0))
+    h = t.fit(x, y, batch_size=6, epochs=1, verbose=0, shuffle=False).history
+    adv = step.attack.attack(x, y)
+    want = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(adv)))
+    assert h["loss"][0] == pytest.approx(want, rel=1e-5)
+    clean = t.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)["loss"]
+    assert h["loss"][0] > clean + 1e-3

@@ -31,7 +31,9 @@ loss; TRADES, Zhang et al. 2019) build their attack in `build` and call its in-g
 
 `Attack.perturb(images, labels, targets)` takes and returns tensors and keeps its whole
 iteration loop in the graph, so it runs inside the trainer's compiled ``train_step`` (and in
-each replica under MirroredStrategy). Labels arrive as the data set gives them (int64 for
+each replica under MirroredStrategy). Keras traces ``train_step`` with AutoGraph off; the
+trainer converts `loss_terms` with AutoGraph itself, so a step (and the attack it calls) may
+use Python control flow on tensors (``for _ in tf.range(steps)``) as in any `tf.function`. Labels arrive as the data set gives them (int64 for
 the library's data): cast them to int32 for an attack. The attack reads the model's current
 weights at every call; its gradient tape is its own, so the trainer's tape only sees the
 forward pass on the returned images (use `tf.stop_gradient` to make that explicit).

@@ -55,6 +55,10 @@ class StepTrainer(keras.Model):
         self.net = model
         self.step = step
         step.build(model)
+        # Keras traces train_step with AutoGraph off; converting the step lets it (and what it
+        # calls, e.g. an attack's `perturb` with its `for _ in tf.range(steps)` loop) use
+        # Python control flow on tensors, as inside any tf.function
+        self._loss_terms = tf.autograph.to_graph(type(step).loss_terms)
         weights = step.weights(model)
         single = len(step.terms) == 1 and weights[step.terms[0]] == 1.0
         self.logged_terms = () if single else tuple(step.terms)  # a lone unweighted term *is* the loss
@@ -80,7 +84,7 @@ class StepTrainer(keras.Model):
     def train_step(self, data):
         x, y = data[0], data[1]
         with tf.GradientTape() as tape:
-            out = self.step.loss_terms(self.net, x, y, training=True)
+            out = self._loss_terms(self.step, self.net, x, y, training=True)
             loss = self.step.total(self.net, out)
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             # each replica's mean over its share of the batch; the optimizer sums the replicas' gradients
@@ -93,7 +97,7 @@ class StepTrainer(keras.Model):
 
     def test_step(self, data):
         x, y = data[0], data[1]
-        out = self.step.loss_terms(self.net, x, y, training=False)
+        out = self._loss_terms(self.step, self.net, x, y, training=False)
         return self._record(out, self.step.total(self.net, out), y, x)
 
     def export_model(self):
