@@ -43,27 +43,27 @@ def meta(args):
             "machine": machine_description()}
 
 
-def fit_model(name, x, y, epochs, lr, batch, seed, path, preprocess=None):
-    """Train zoo model `name` with Keras fit on shuffled arrays (cached at `path`)."""
-    import keras
+def fit_model(name, x, y, epochs, lr, batch, seed, path, preprocess=None, dataset="mnist"):
+    """Zoo model `name` trained naturally on all of (x, y) by the library trainer (cached at `path`).
 
-    from tfinterp.models import get, load_model
-    from tfinterp.utils import set_seed
+    `tfinterp.training.train_classifier` with the ``natural`` step, no validation split
+    (``val_fraction = 0``): the run's folder is `path` without its suffix (history, logs,
+    JSON), and the model is saved at `path`.
+    """
+    from tfinterp.models import load_model
+    from tfinterp.training import TrainConfig, train_classifier
 
     if path.exists():
         return load_model(str(path))
-    set_seed(seed)
-    order = np.random.default_rng(seed).permutation(len(x))
-    xs, ys = x[order], y[order]
-    if preprocess is not None:
-        xs = preprocess(xs)
-    m = get(name, input_shape=x.shape[1:], num_classes=10)
-    m.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-              metrics=["accuracy"])
-    m.fit(xs, ys, epochs=epochs, batch_size=batch, verbose=2)
+    xs = preprocess(x) if preprocess is not None else x
+    cfg = TrainConfig(model=name, dataset=dataset, step="natural", epochs=epochs, batch_size=batch,
+                      learning_rate=lr, seed=seed, val_fraction=0.0)
+    folder = path.with_suffix("")
+    m = train_classifier(cfg, folder, verbose=2, data=(xs, y), command="python " + " ".join(sys.argv))
+    trained = folder / f"{m['stem']}.keras"
     path.parent.mkdir(parents=True, exist_ok=True)
-    m.save(path)
-    return m
+    os.replace(trained, path)
+    return load_model(str(path))
 
 
 def accuracy(model, x, y):
@@ -184,8 +184,10 @@ def part_detector(args):
     model = load_model(args.cnn2)
     xtr, ytr = load_arrays("fashion_mnist", "train")
     x, y = load_arrays("fashion_mnist", "test", 1000)
-    others = [fit_model("cnn2", xtr, ytr, 2, 1e-3, 128, 1, RUNS / "quality" / "cnn2_fashion_seed1.keras"),
-              fit_model("madry", xtr, ytr, 2, 1e-3, 128, 2, RUNS / "quality" / "madry_fashion_seed2.keras")]
+    others = [fit_model("cnn2", xtr, ytr, 2, 1e-3, 128, 1, RUNS / "quality" / "cnn2_fashion_seed1.keras",
+                        dataset="fashion_mnist"),
+              fit_model("madry", xtr, ytr, 2, 1e-3, 128, 2, RUNS / "quality" / "madry_fashion_seed2.keras",
+                        dataset="fashion_mnist")]
     t0 = time.perf_counter()
     det = GaussianDetector(model, layer="features").fit(xtr, ytr)
     fit_s = time.perf_counter() - t0

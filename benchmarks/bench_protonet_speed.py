@@ -44,6 +44,7 @@ def main():
 
     from tfinterp.data import load_arrays
     from tfinterp.training.protonet import ProtoNetConfig, build_protonet
+    from tfinterp.training.trainer import StepTrainer, finish_pipeline
     from tfinterp.utils import set_seed, write_json
 
     table = tomllib.loads(Path(args.config).read_text())["protonet"]
@@ -52,13 +53,12 @@ def main():
     cfg = ProtoNetConfig.from_dict(table)
     set_seed(cfg.seed)
     x, y = load_arrays("fashion_mnist", "train", args.limit)
-    from tfinterp.training.classifier import finish_pipeline
-
     # the trainers' own pipeline ending (no tf.data autotune stall at the end of an epoch)
     ds = finish_pipeline(tf.data.Dataset.from_tensor_slices((x, y)).batch(cfg.batch_size))
     warm = ds.take(3)
 
-    proto = build_protonet(cfg, x.shape[1:], 10)
+    net = build_protonet(cfg, x.shape[1:], 10)
+    proto = StepTrainer(net, "protonet")  # the library's ProtoNet training: the protonet step
     proto.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=bool(cfg.jit))
     # the plain classifier: a fresh copy of the same encoder architecture + one linear layer
     twin = build_protonet(cfg, x.shape[1:], 10)
@@ -85,7 +85,7 @@ def main():
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "images_per_epoch": int(len(x)), "batch_size": cfg.batch_size,
         "encoder_filters": list(cfg.filters),
-        "decoder_filters": list(proto.decoder_filters), "latent_dim": cfg.latent_dim, "decoder": cfg.decoder,
+        "decoder_filters": list(net.decoder_filters), "latent_dim": cfg.latent_dim, "decoder": cfg.decoder,
         "prototypes": cfg.prototypes, "jit_compile": bool(cfg.jit),
         "params": {"classifier": int(plain.count_params()), "protonet": int(proto.count_params())},
         "epoch_seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},

@@ -33,29 +33,37 @@ def train_classifier_cmd(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML config file with a train table."),
     model: Optional[str] = typer.Option(None, "--model", help="Zoo model name (see `tfinterp models`)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist, fashion_mnist, clutter64, or a tfds name."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    epochs: Optional[int] = typer.Option(None, "--epochs"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     learning_rate: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate."),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N training examples."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only N training examples (a seeded random "
+                                        "subset; the first N canvases of a cluttered set)."),
     strategy: Optional[Strategy] = typer.Option(None, "--strategy", help="tf.distribute strategy."),
-    cpu_devices: Optional[int] = typer.Option(None, "--cpu-devices", min=1,
+    cpu_devices: Optional[int] = typer.Option(None, "--cpu-devices",
                                               help="Logical CPU devices for --strategy mirrored without GPU."),
     mixed_precision: Optional[bool] = typer.Option(None, "--mixed-precision/--no-mixed-precision",
                                                    help="mixed_float16 policy (for GPUs)."),
     jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step."),
+    step: Optional[str] = typer.Option(None, "--step", help="Training step: natural (cross-entropy, the default) or another registered step."),
+    step_param: Optional[List[str]] = typer.Option(None, "--step-param", help="Step parameter KEY=VALUE (repeatable)."),
     verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
 ):
     """Train a zoo classifier on a data set (resumes after an interruption)."""
     from tfinterp.cli.common import merge, out_dir, quiet_tensorflow, read_config
+    from tfinterp.params import parse_assignments
 
+    table = read_config(config, "train")
+    if step_param:
+        table["step_params"] = {**(table.get("step_params") or {}), **parse_assignments(step_param, "--step-param")}
+    cfg_values = merge(
+        table, model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
+        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit, step=step)
     quiet_tensorflow()
     from tfinterp.training import TrainConfig, train_classifier
 
-    cfg = TrainConfig.from_dict(merge(
-        read_config(config, "train"), model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
-        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit))
+    cfg = TrainConfig.from_dict(cfg_values)
     folder = out_dir(out)
     metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]))
     m = metrics["metrics"]

@@ -1,5 +1,5 @@
-"""ProtoNet (Li et al. 2018): loss terms by hand, training lowers every term, save / load /
-export round trip, the prototype explanation, elastic deformation, and CLI bad inputs."""
+"""ProtoNet (Li et al. 2018): loss terms by hand, training (the protonet step) lowers every term,
+save / load / export round trip, the prototype explanation, elastic deformation, and CLI bad inputs."""
 
 import json
 import math
@@ -46,8 +46,11 @@ def test_model_wiring_and_weighted_total():
     np.testing.assert_allclose(d[2, 2], np.sum(z[2] ** 2), rtol=1e-5)
     w = m.classifier.kernel.numpy()
     np.testing.assert_allclose(m(x).numpy(), d @ w, rtol=1e-5, atol=1e-4)   # logits = distances @ W
-    m.compile(optimizer="adam")
-    r = m.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    from tfinterp.training.trainer import StepTrainer
+
+    t = StepTrainer(m, "protonet")  # the loss weights are the model's lambdas
+    t.compile(optimizer="adam")
+    r = t.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     total = 2 * r["ce"] + 3 * r["ae"] + 5 * r["r1"] + 7 * r["r2"]
     assert r["loss"] == pytest.approx(total, rel=1e-5)
     assert r["r2"] == pytest.approx(np.mean(d.min(1)), rel=1e-4)
@@ -82,14 +85,13 @@ def _cfg(**kw):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, idx_dir_module):
     """One short real training run on the fake Fashion-MNIST (shared by several tests)."""
-    from tfinterp.training.protonet import train_protonet
+    from tfinterp.runs.protonet import train
 
     out = tmp_path_factory.mktemp("protonet")
     mp = pytest.MonkeyPatch()
     mp.setenv("TFINTERP_DATA_DIR", str(idx_dir_module))
     try:
-        result = train_protonet(_cfg(elastic=True, elastic_alpha=2.0, elastic_sigma=2.0), out, verbose=0,
-                                command="test")
+        result = train(_cfg(elastic=True, elastic_alpha=2.0, elastic_sigma=2.0), out, verbose=0, command="test")
     finally:
         mp.undo()
     return out, result
@@ -239,9 +241,10 @@ def test_interrupted_protonet_run_resumes(fake_fashion, tmp_path):
 
     cfg = _cfg(epochs=2, batch_size=30)
     with pytest.raises(KeyboardInterrupt):
-        train_protonet(cfg, tmp_path, callbacks=[Crash()], verbose=0, figures=False)
+        train_protonet(cfg, tmp_path, callbacks=[Crash()], verbose=0)
     assert (tmp_path / "backup").exists()
-    r = train_protonet(cfg, tmp_path, callbacks=[Begin()], verbose=0, figures=False)
+    r = train_protonet(cfg, tmp_path, callbacks=[Begin()], verbose=0)
+    assert "figures" not in r  # drawing is the run's (tfinterp.runs.protonet), not the trainer's
     assert seen == [1] and r["metrics"]["epochs_run_this_session"] == 1 and r["metrics"]["epochs_total"] == 2
 
 
@@ -252,7 +255,7 @@ def test_mirrored_step_equals_single_device_step():
     term is a mean over examples, and the replicas' gradients must add up to the global one."""
     import keras
 
-    from tfinterp.training.classifier import make_strategy
+    from tfinterp.training.trainer import StepTrainer, make_strategy
 
     rng = np.random.default_rng(3)
     x = rng.random((8, 28, 28, 1)).astype("float32")
@@ -262,9 +265,10 @@ def test_mirrored_step_equals_single_device_step():
         with strategy.scope():
             tf.keras.utils.set_random_seed(0)
             m = ProtoNet(**TINY, lambdas=(20.0, 1.0, 0.0, 1.0))
-            m.compile(optimizer=keras.optimizers.SGD(0.01))
+            t = StepTrainer(m, "protonet")
+            t.compile(optimizer=keras.optimizers.SGD(0.01))
         assert strategy.num_replicas_in_sync in (1, 2)
-        m.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0, shuffle=False)
+        t.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0, shuffle=False)
         weights.append([v.numpy() for v in m.encoder.weights + m.decoder.weights] + [m.prototypes.numpy()])
     assert make_strategy("mirrored", 2).num_replicas_in_sync == 2
     for a, b in zip(*weights):
@@ -274,15 +278,18 @@ def test_mirrored_step_equals_single_device_step():
 def test_mixed_precision_step():
     import keras
 
+    from tfinterp.training.trainer import StepTrainer
+
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         tf.keras.utils.set_random_seed(0)
         m = ProtoNet(**TINY)
-        m.compile(optimizer=keras.optimizers.Adam(1e-3))
-        assert isinstance(m.optimizer, keras.optimizers.LossScaleOptimizer)
+        t = StepTrainer(m, "protonet")
+        t.compile(optimizer=keras.optimizers.Adam(1e-3))
+        assert isinstance(t.optimizer, keras.optimizers.LossScaleOptimizer)
         x = np.random.default_rng(4).random((8, 28, 28, 1)).astype("float32")
         before = m.encoder.weights[0].numpy().copy()
-        h = m.fit(x, np.arange(8) % 10, batch_size=4, epochs=6, verbose=0).history  # early steps may be skipped while the loss scale settles
+        h = t.fit(x, np.arange(8) % 10, batch_size=4, epochs=6, verbose=0).history  # early steps may be skipped while the loss scale settles
         assert all(np.isfinite(v[-1]) for v in h.values())
         assert m(x).dtype == tf.float32 and m.prototype_distances(x).dtype == tf.float32
         assert m.encoder.weights[0].dtype == "float32" and np.abs(m.encoder.weights[0].numpy() - before).max() > 0

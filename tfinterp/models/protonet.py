@@ -14,7 +14,11 @@ with R the mean over images of the summed squared pixel error of g(f(x)), R1 the
 over prototypes of the minimum distance to the batch's encodings (each prototype stays
 near some real encoding, so it decodes to a real-looking item) and R2 the mean over
 encodings of the minimum distance to any prototype (each encoding is near a prototype).
-Each term is logged as its own Keras metric by `train_step` / `test_step`.
+The model itself has no loss: it is trained by the ``protonet`` training step
+(`tfinterp.training.step_protonet`), run by `tfinterp.training.StepTrainer`, which logs each
+term as its own Keras metric. The option tables below (`ARCH_PARAMS`, `LOSS_PARAMS`) are the
+one declaration of ProtoNet's options, used by this constructor, the training step and the
+``train protonet`` config.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from tfinterp.errors import UserError
+from tfinterp.params import Param, resolve
 
 
 def squared_distances(z, prototypes):
@@ -53,6 +58,34 @@ def protonet_losses(images, labels, logits, reconstructions, distances):
 
 
 DECODERS = ("deconv", "upconv", "dense-deconv")
+CLASSIFIER_INITS = ("random", "class")
+
+
+def _channels(v) -> bool:
+    return len(v) > 0 and min(v) >= 1
+
+
+# The architecture options, declared once (the model checks them; the training config reuses them).
+ARCH_PARAMS = {
+    "num_prototypes": Param(15, int, min=1, doc="m, the number of prototypes"),
+    "latent_dim": Param(40, int, min=1, doc="size of the flat latent code"),
+    "filters": Param([32, 32, 32], list, item=int, check=_channels, expect="a list of positive channel counts",
+                     doc="channels of the encoder convs before the latent conv"),
+    "decoder": Param("deconv", str, choices=DECODERS, doc="decoder type"),
+    "decoder_filters": Param(None, list, item=int, none_ok=True, check=_channels,
+                             expect="a list of positive channel counts or None",
+                             doc="channels of the decoder layers before the output (None: mirror filters)"),
+    "classifier_init": Param("random", str, choices=CLASSIFIER_INITS,
+                             doc="random (Glorot) or class (prototype j votes for class j mod K)"),
+}
+
+# The weights of the four loss terms (Li et al. 2018: 20, 1, 1, 1), declared once.
+LOSS_PARAMS = {
+    "lambda_class": Param(20.0, float, min=0, doc="weight of the cross-entropy"),
+    "lambda_ae": Param(1.0, float, min=0, doc="weight of the reconstruction error R"),
+    "lambda_r1": Param(1.0, float, min=0, doc="weight of R1 (prototypes near some encoding)"),
+    "lambda_r2": Param(1.0, float, min=0, doc="weight of R2 (encodings near some prototype)"),
+}
 
 
 @keras.saving.register_keras_serializable(package="tfinterp")
@@ -93,9 +126,10 @@ class ProtoNet(keras.Model):
     """Prototype network (Li, Liu, Chen & Rudin, AAAI 2018), as attacked by Zheng et al.
 
     `call(images)` returns class logits (float32). `encode`, `decode`,
-    `prototype_distances` and `decoded_prototypes` expose the parts; `train_step` /
-    `test_step` minimise and log the four-part loss (``ce``, ``ae``, ``r1``, ``r2``,
-    ``loss``, ``accuracy``).
+    `prototype_distances`, `decoded_prototypes` and `forward_all` expose the parts. Train it
+    with the ``protonet`` step: ``StepTrainer(model, "protonet")`` (`tfinterp.training`)
+    minimises and logs the four-part loss (``ce``, ``ae``, ``r1``, ``r2``, ``loss``,
+    ``accuracy``).
 
     Args:
         input_shape: (H, W, C) of [0, 1] images (default 28x28x1).
@@ -111,7 +145,8 @@ class ProtoNet(keras.Model):
             to the map two layers below the output, then the last two transposed convs. On a
             CPU each conv-type op costs about 1 ms at batch 250 whatever its size, so fewer,
             not thinner, layers make the decoder cheaper (benchmarks/bench_protonet_speed.py).
-        lambdas: weights (class, ae, r1, r2) of the loss terms (reference 20, 1, 1, 1).
+        lambdas: weights (class, ae, r1, r2) of the loss terms (reference 20, 1, 1, 1), kept
+            with the model: the ``protonet`` training step uses them unless given its own.
         classifier_init: ``"random"`` (Glorot, as the reference) or ``"class"``: prototype j
             starts assigned to class j mod K with weight -1 (0 elsewhere), so every class
             begins with a prototype voting for it (cf. the class-connection initialisation
@@ -126,30 +161,27 @@ class ProtoNet(keras.Model):
         if len(self.image_shape) != 3:
             raise UserError(f"ProtoNet: input_shape must be (H, W, C), got {tuple(input_shape)}")
         self.num_classes = int(num_classes)
-        self.num_prototypes = int(num_prototypes)
-        self.latent_dim = int(latent_dim)
-        self.filters = tuple(int(f) for f in filters)
-        self.decoder_kind = str(decoder)
-        self.decoder_filters = (tuple(int(f) for f in decoder_filters) if decoder_filters
-                                else tuple(reversed(self.filters)))
-        self.lambdas = tuple(float(v) for v in lambdas)
-        self.class_names = list(class_names) if class_names else None
-        self.classifier_init = str(classifier_init)
-        if self.classifier_init not in ("random", "class"):
-            raise UserError(f"ProtoNet: classifier_init must be 'random' or 'class', got '{classifier_init}'")
         if self.num_classes < 2:
             raise UserError(f"ProtoNet: num_classes must be at least 2, got {self.num_classes}")
-        if self.num_prototypes < 1:
-            raise UserError(f"ProtoNet: num_prototypes must be at least 1, got {self.num_prototypes}")
-        if not self.filters or min(self.filters) < 1:
-            raise UserError(f"ProtoNet: filters must be positive channel counts, got {list(self.filters)}")
-        if len(self.decoder_filters) != len(self.filters) or min(self.decoder_filters) < 1:
+        opts = resolve(ARCH_PARAMS, {"num_prototypes": num_prototypes, "latent_dim": latent_dim,
+                                     "filters": filters, "decoder": decoder,
+                                     "decoder_filters": decoder_filters or None,
+                                     "classifier_init": classifier_init}, owner="ProtoNet")
+        self.num_prototypes = opts["num_prototypes"]
+        self.latent_dim = opts["latent_dim"]
+        self.filters = tuple(opts["filters"])
+        self.decoder_kind = opts["decoder"]
+        self.decoder_filters = (tuple(opts["decoder_filters"]) if opts["decoder_filters"]
+                                else tuple(reversed(self.filters)))
+        self.classifier_init = opts["classifier_init"]
+        lambdas = list(lambdas)
+        if len(lambdas) != len(LOSS_PARAMS):
+            raise UserError(f"ProtoNet: lambdas must be 4 non-negative weights (class, ae, r1, r2), got {lambdas}")
+        self.lambdas = tuple(p.coerce(k, v, "ProtoNet") for (k, p), v in zip(LOSS_PARAMS.items(), lambdas))
+        self.class_names = list(class_names) if class_names else None
+        if len(self.decoder_filters) != len(self.filters):
             raise UserError(f"ProtoNet: decoder_filters must be {len(self.filters)} positive channel counts "
                             f"(one per encoder conv), got {list(self.decoder_filters)}")
-        if self.decoder_kind not in DECODERS:
-            raise UserError(f"ProtoNet: decoder must be one of {', '.join(DECODERS)}, got '{decoder}'")
-        if len(self.lambdas) != 4 or min(self.lambdas) < 0:
-            raise UserError(f"ProtoNet: lambdas must be 4 non-negative weights, got {list(lambdas)}")
         h, w, c = self.image_shape
         n_conv = len(self.filters) + 1
         self._hs, self._ws = _conv_sizes(h, n_conv), _conv_sizes(w, n_conv)
@@ -172,8 +204,6 @@ class ProtoNet(keras.Model):
             self.classifier.kernel.assign(w)
         self.layer_aliases = {"latent": "encoder", "logits": "logits"}
         self.input_range = (0.0, 1.0)
-        self._trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "ce", "ae", "r1", "r2")}
-        self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         self.built = True
 
     # -- architecture -------------------------------------------------------------------
@@ -266,41 +296,6 @@ class ProtoNet(keras.Model):
         d = self.prototype_distances(images)
         return {"prototype_distances": d,
                 "nearest_prototype": tf.argmin(d, axis=-1, output_type=tf.int64)}
-
-    # -- training -----------------------------------------------------------------------
-    def _loss_terms(self, x, y, training):
-        logits, recon, d, _ = self.forward_all(x, training=training)
-        terms = protonet_losses(x, y, logits, recon, d)
-        lc, la, l1, l2 = self.lambdas
-        terms["loss"] = lc * terms["ce"] + la * terms["ae"] + l1 * terms["r1"] + l2 * terms["r2"]
-        return terms, logits
-
-    def _record(self, terms, y, logits):
-        for k, m in self._trackers.items():
-            m.update_state(terms[k])
-        self._accuracy.update_state(y, logits)
-        return {m.name: m.result() for m in self.metrics}
-
-    @property
-    def metrics(self):
-        return [*self._trackers.values(), self._accuracy]
-
-    def train_step(self, data):
-        x, y = data[0], data[1]
-        with tf.GradientTape() as tape:
-            terms, logits = self._loss_terms(x, y, training=True)
-            # per-replica mean; the optimizer sums gradients over replicas (R1, a min over the
-            # batch, is then taken per replica)
-            loss = terms["loss"] / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
-            scaled = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(grads, self.trainable_variables)
-        return self._record(terms, y, logits)
-
-    def test_step(self, data):
-        x, y = data[0], data[1]
-        terms, logits = self._loss_terms(x, y, training=False)
-        return self._record(terms, y, logits)
 
     def get_config(self):
         config = super().get_config()

@@ -1,3 +1,17 @@
-"""Training: classifiers (this module), later adversarial, consistent-loss and ProtoNet steps."""
+"""Training: one step base (`steps.Step`, registry `STEPS`: natural, protonet, ...), one trainer
+(`trainer.StepTrainer`), and the runs that use them (`train_classifier`, `protonet.train_protonet`).
 
-from tfinterp.training.classifier import TrainConfig, make_strategy, train_classifier  # noqa: F401
+`import tfinterp.training` stays cheap: the configs and the registry import no TensorFlow;
+`StepTrainer` and `make_strategy` load it on first use.
+"""
+
+from tfinterp.training.classifier import TrainConfig, train_classifier  # noqa: F401
+from tfinterp.training.steps import STEPS, Step, get_step  # noqa: F401
+
+
+def __getattr__(name):  # the Keras-backed pieces, imported on first use
+    if name in ("StepTrainer", "make_strategy", "pipeline", "fit_run"):
+        from tfinterp.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(name)
