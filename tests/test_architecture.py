@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # the layer of each top-level package of tfinterp (cli is installed as tfinterp.cli)
-KIT = {"errors", "utils", "registry", "params", "checks", "ops"}
+KIT = {"errors", "utils", "registry", "params", "checks", "ops", "keras_objects"}
 LAYER = {
     "data": 1,
     "models": 2,
