@@ -154,7 +154,7 @@ def test_save_overlay_engines(tmp_path):
 
     img = np.zeros((64, 64, 1), np.float32)
     m = np.full((64, 64), 0.5, np.float32)
-    fast = save_overlay(tmp_path / "fast.png", img, m, "t", box=(1, 1, 9, 9), extra={"s1": m}, engine="pil")
+    fast = save_overlay(tmp_path / "fast.png", img, m, "t", box=(1, 1, 9, 9), extra={"s1": m})  # the default
     slow = save_overlay(tmp_path / "slow.png", img, m, "t", box=(1, 1, 9, 9), extra={"s1": m},
                         engine="matplotlib")
     with Image.open(fast) as a:
@@ -195,3 +195,21 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflo
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout.strip().splitlines()[-1]) == []
     assert (tmp_path / "a.png").stat().st_size > 1000 and (tmp_path / "b.png").exists()
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (7, 13, 3), (65, 300, 3)])
+def test_png_writer_is_lossless(shape, tmp_path):
+    import io
+
+    from tfinterp.viz.overlay import png_bytes, write_figure
+
+    rng = np.random.default_rng(sum(shape))
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    a[shape[0] // 2:] = a[:1]          # repeated rows (what the Up filter turns into zeros)
+    with Image.open(io.BytesIO(png_bytes(a))) as im:
+        assert im.format == "PNG" and im.mode == "RGB" and im.size == (shape[1], shape[0])
+        np.testing.assert_array_equal(np.asarray(im), a)
+    with Image.open(write_figure(tmp_path / "f.png", a)) as im:
+        np.testing.assert_array_equal(np.asarray(im), a)
+    with pytest.raises(ValueError, match="uint8"):
+        png_bytes(a[..., 0])

@@ -40,7 +40,7 @@ def _heat(ax, img, cmap, saliency, box=None):
 
 
 def save_overlay(path, image: np.ndarray, saliency: np.ndarray, title: str = "", box=None, extra=None,
-                 engine: str = "matplotlib"):
+                 engine: str = "pil"):
     """Image beside the same image with the heatmap over it (and the map's box, if given).
 
     `extra` ({title: map}) adds panels, e.g. guided inversion's stage-1 map. `engine="pil"`

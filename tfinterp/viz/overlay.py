@@ -4,14 +4,14 @@ The figure holds what `figures.save_overlay(engine="matplotlib")` shows: the inp
 panels (guided inversion's stage-1 map), the heatmap over the input (jet colormap, alpha 0.5)
 with the map's box in white, a title above each panel and a colour bar for the map values
 0..1. The 64x64 panels are enlarged with nearest-neighbour (x4) so the pixels stay sharp and
-the text readable. One figure takes a few milliseconds (most of it PNG encoding), so a folder
-of images is drawn at the speed of the model, which is the point (issue 14, item 3).
+the text readable. One figure takes a few milliseconds (compositing plus a small PNG writer,
+`png_bytes`), so a folder of images is drawn at the speed of the model (issue 14, item 3).
 
 Heatmaps over images follow the saliency-map display of Simonyan et al. 2014 ("Deep Inside
 Convolutional Networks", arXiv:1312.6034); the colormap is the classic 'jet' (matplotlib's
 definition, re-expressed as a lookup table below and checked against matplotlib in the tests).
 
-This module imports NumPy and Pillow only (no TensorFlow, no matplotlib).
+This module imports NumPy and Pillow (for the text) only: no TensorFlow, no matplotlib.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ ALPHA = 0.5            # heatmap opacity over the image, as in the matplotlib fi
 PANEL_TARGET = 256     # the automatic scale enlarges panels to about this many pixels
 MARGIN, GAP = 10, 14   # outer margin and gap between panels (pixels)
 BAR_WIDTH, BAR_GAP, TICK = 12, 8, 3
-BACKGROUND = (255, 255, 255)
-TEXT = (0, 0, 0)
+BACKGROUND = 255       # white (one grey level: a scalar fill is a plain memset)
 BOX = (255, 255, 255)
 
 
@@ -217,7 +216,8 @@ def render_overlay(image, saliency, title: str = "", box=None, extra=None, scale
     `box` (ymin, xmin, ymax, xmax; max exclusive) in white; then a colour bar for map
     values 0..1. `title` (lines split at newlines) heads the last panel. Each image pixel
     becomes `scale` x `scale` figure pixels (default `auto_scale`: x4 for 64x64 inputs).
-    Maps are shown on the fixed range 0..1, as explainers return them.
+    Maps are shown on the fixed range 0..1, as explainers return them; the colour bar shows
+    the pure jet colours (matplotlib's showed them at the overlay's alpha over white).
     """
     img = _image_rgb(image)
     h, w = img.shape[:2]
@@ -255,18 +255,45 @@ def render_overlay(image, saliency, title: str = "", box=None, extra=None, scale
     return canvas
 
 
-def write_figure(path, figure: np.ndarray, compress_level: int = 1) -> Path:
-    """Write a uint8 [H, W, 3] figure as PNG atomically (`tfinterp.utils.atomic_path`).
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
 
-    Compression level 1 (zlib's fastest): these figures are flat colour blocks, so the files
-    stay small while encoding takes a fraction of the time of level 6.
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+
+def png_bytes(figure: np.ndarray, level: int = 1) -> bytes:
+    """A uint8 [H, W, 3] array as the bytes of an 8-bit RGB PNG file (lossless).
+
+    Every row uses PNG's "Up" filter (the difference to the row above), then zlib at `level`.
+    The figures are enlarged nearest-neighbour, so most rows repeat the one above and filter
+    to zeros: this encodes 2-5x faster than Pillow's adaptive filtering, and as small.
     """
-    from PIL import Image
+    import struct
+    import zlib
 
+    rgb = np.ascontiguousarray(figure, np.uint8)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"a figure is a uint8 [H, W, 3] array; got shape {rgb.shape}")
+    h, w, _ = rgb.shape
+    rows = rgb.reshape(h, w * 3)
+    filtered = np.empty((h, w * 3 + 1), np.uint8)
+    filtered[:, 0] = 2                                  # filter type 2, "Up"
+    filtered[0, 1:] = rows[0]                           # the row above the first is zeros
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # modulo 256, as PNG defines it
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit, colour type 2 (RGB), no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), level)) + _png_chunk(b"IEND", b""))
+
+
+def write_figure(path, figure: np.ndarray) -> Path:
+    """Write a uint8 [H, W, 3] figure as PNG (`png_bytes`) atomically (`tfinterp.utils.atomic_path`)."""
     from tfinterp.utils import atomic_path
 
+    data = png_bytes(figure)
     with atomic_path(path) as tmp:
-        Image.fromarray(np.asarray(figure, np.uint8)).save(tmp, format="PNG", compress_level=compress_level)
+        with open(tmp, "wb") as f:
+            f.write(data)
     return Path(path)
 
 
@@ -279,22 +306,13 @@ def save_overlay_fast(path, image, saliency, title: str = "", box=None, extra=No
     return write_figure(path, render_overlay(image, saliency, title=title, box=box, extra=extra, scale=scale))
 
 
-def _save_chunk(jobs) -> list[str]:
-    """Worker body: draw and write each (path, image, saliency, title, box, extra) job.
-
-    Module-level and TensorFlow-free, so a 'spawn' worker process imports only NumPy, Pillow
-    and this module.
-    """
-    return [str(save_overlay_fast(*job)) for job in jobs]
-
-
-def save_overlays(paths, images, maps, titles=None, boxes=None, extras=None, workers: int = 1,
-                  scale: int | None = None) -> list[Path]:
+def save_overlays(paths, images, maps, titles=None, boxes=None, extras=None, scale: int | None = None) -> list[Path]:
     """`save_overlay_fast` for many images: one PNG per (path, image, map, title, box, extra).
 
-    `titles`, `boxes` and `extras` are per-image sequences (or None for none). `workers` > 1
-    draws in that many 'spawn' worker processes (TensorFlow-free; the caller's `__main__`
-    must be import-safe, as for any spawn pool).
+    `titles`, `boxes` and `extras` are per-image sequences (None: none for any image).
+    Drawing runs in this process: a figure costs a few milliseconds, and on 2 cores a pool
+    of 'spawn' worker processes was slower than one process for 300 images (pool start-up
+    and pickling exceed the drawing; `benchmarks/bench_explain_figures.py`, row c2).
     """
     paths = [Path(p) for p in paths]
     n = len(paths)
@@ -305,16 +323,6 @@ def save_overlays(paths, images, maps, titles=None, boxes=None, extras=None, wor
     extras = [None] * n if extras is None else list(extras)
     if not (len(titles) == len(boxes) == len(extras) == n):
         raise ValueError("save_overlays: titles, boxes and extras need one entry per path")
-    jobs = [(p, np.asarray(images[i]), np.asarray(maps[i]), titles[i], boxes[i], extras[i], scale)
-            for i, p in enumerate(paths)]
-    workers = max(1, min(int(workers), n))
-    if workers == 1:
-        _save_chunk(jobs)
-        return paths
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    size = -(-n // (4 * workers))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_save_chunk, [jobs[i:i + size] for i in range(0, n, size)]))
+    for p, img, m, title, box, extra in zip(paths, images, maps, titles, boxes, extras):
+        save_overlay_fast(p, img, m, title=title, box=box, extra=extra, scale=scale)
     return paths
