@@ -5,10 +5,10 @@ Fig. 7). No data loading and no figures here: `tfinterp.runs.robustness` does bo
 from __future__ import annotations
 
 import time
-import weakref
 
 import numpy as np
 
+from tfinterp.attacks.robust import predict_classes  # noqa: F401  (the one compiled predictor)
 from tfinterp.errors import UserError
 
 _EPS_ATTACKS = ("pgd", "fgsm", "ifgs", "ensemble")
@@ -32,25 +32,6 @@ def parse_eps_list(text) -> list[float]:
             raise UserError(f"eps values must be positive, got {s}")
         out.append(v)
     return out
-
-
-_PREDICT = weakref.WeakKeyDictionary()
-
-
-def predict_classes(model, images, batch_size=256) -> np.ndarray:
-    """Arg-max predictions, batched (one compiled function per model, traced once)."""
-    import tensorflow as tf
-
-    from tfinterp.checks import model_input_shape
-
-    fn = _PREDICT.get(model)
-    if fn is None:
-        ref = weakref.ref(model)
-        spec = tf.TensorSpec((None,) + model_input_shape(model), tf.float32)
-        fn = tf.function(lambda x: tf.argmax(ref()(x, training=False), axis=-1), input_signature=[spec])
-        _PREDICT[model] = fn
-    x = np.asarray(images, np.float32)
-    return np.concatenate([fn(x[i:i + batch_size]).numpy() for i in range(0, len(x), batch_size)])
 
 
 def pixel_statistics(sets: dict, bins: int = 20, black: float = 0.5 / 255) -> dict:
