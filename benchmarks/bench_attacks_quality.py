@@ -19,7 +19,6 @@ detector   Dong et al.'s class-conditional Gaussian detector on the cnn2's `feat
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 
@@ -161,9 +160,7 @@ def part_detector(args):
                         dataset="fashion_mnist"),
               fit_model("madry", xtr, ytr, 2, 1e-3, 128, 2, _cache(args) / "madry_fashion_seed2.keras",
                         dataset="fashion_mnist")]
-    t0 = time.perf_counter()
-    det = GaussianDetector(model, layer="features").fit(xtr, ytr)
-    fit_s = time.perf_counter() - t0
+    fit_s, _, det = _common.clock(lambda: GaussianDetector(model, layer="features").fit(xtr, ytr))
     natural_scores = det.score(x)
     rocs, info = {}, {}
     adv = PGD(model, eps=0.1, steps=20, step_size=0.01, batch_size=250, seed=0).attack(x, y)
