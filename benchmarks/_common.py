@@ -5,7 +5,10 @@ Naming scheme: a script `benchmarks/bench_<area>_<what>.py` (peers' side of a si
 measurement, run in another environment: `benchmarks/peer_<library>_<what>.py`) reads
 `configs/<...>.toml` and writes `benchmarks/results/<area>_<what>[_<variant>].json`
 (and PNGs beside it). Every number in BENCHMARKS.md names its command.
-Importing this module does not import TensorFlow.
+
+Importing this module imports the standard library only (tfinterp and TensorFlow are imported
+inside the functions that need them), so the peer_* scripts, which run under the peers' own
+Python without tfinterp, use it too: keep it that way.
 """
 
 from __future__ import annotations
@@ -80,6 +83,14 @@ def timed(fn, repeats: int, warmup: int = 1):
         result = fn()
         times.append(time.perf_counter() - t0)
     return times, result
+
+
+def clock(fn):
+    """(wall seconds, CPU seconds of this process (user + system, all threads), result) of one
+    call of `fn`. CPU time is the steadier measure of work when other jobs share the cores."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, result
 
 
 def median(times) -> float:

@@ -8,44 +8,28 @@
    batch 32.
 
     python benchmarks/bench_explain_speed.py --config configs/bench_explain_speed.toml
+
+The peers' side is benchmarks/peer_xplique_explain_speed.py (`peer_python = ""` in the config
+leaves xplique out).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
-import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 
-from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def timed(fn, repeats):
-    fn()  # warm-up: tracing and compilation are not timed
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
+PEER = _common.ROOT / "benchmarks" / "peer_xplique_explain_speed.py"
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=str(ROOT / "configs/bench_explain_speed.toml"))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/explain_speed.json"))
+    ap = _common.parser(__doc__, config="bench_explain_speed.toml", out="explain_speed.json")
     args = ap.parse_args()
-    cfg = tomllib.loads(Path(args.config).read_text())
+    cfg = _common.read_config(args.config)
     c = cfg["compare"]
     import keras
     import numpy as np
@@ -56,10 +40,7 @@ def main():
     from tfinterp.data import load_arrays
     from tfinterp.explain import get_explainer
 
-    res = {"command": "python benchmarks/bench_explain_speed.py " + " ".join(sys.argv[1:]), "config": cfg,
-           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine_description(),
-           "tensorflow": tf.__version__, "load_average_at_start": os.getloadavg()}
+    res = _common.header(__file__, config=cfg, tensorflow=tf.__version__)
     keras.utils.set_random_seed(0)
     xtr, ytr = load_arrays("fashion_mnist", "train")
     xte, yte = load_arrays("fashion_mnist", "test")
@@ -80,15 +61,20 @@ def main():
                                     {"samples": c["smoothgrad_samples"], "noise": c["smoothgrad_noise"]})):
             name = "integrated-gradients" if method == "ig" else "smoothgrad"
             e = get_explainer(name, plain, batch_size=bs, **kw)
-            ours, ours_all = timed(lambda: e.explain(x, y, batch_size=bs), reps)
+            ours_all, _ = _common.timed(lambda: e.explain(x, y, batch_size=bs), reps, warmup=1)  # tracing not timed
+            ours = _common.median(ours_all)
+            res[key] = {"tfinterp_seconds": ours, "tfinterp_all": ours_all}
+            if not c.get("peer_python"):
+                print(f"{key}: tfinterp {ours:.3f} s (xplique left out: no peer_python)", flush=True)
+                continue
             out = tmp / f"{method}.json"
-            subprocess.run([c["peer_python"], str(ROOT / "benchmarks/peer_xplique.py"), str(tmp / "cnn2.keras"),
+            subprocess.run([c["peer_python"], str(PEER), str(tmp / "cnn2.keras"),
                             str(tmp / "x.npy"), str(tmp / "y.npy"), method, str(n), str(c["smoothgrad_noise"]),
                             str(bs), str(reps), str(out)], check=True, capture_output=True)
             peer = json.loads(out.read_text())
-            res[key] = {"tfinterp_seconds": ours, "tfinterp_all": ours_all, "xplique_seconds": peer["seconds"],
-                        "xplique_all": peer["all"], "xplique_env": {k: peer[k] for k in ("tensorflow", "xplique")},
-                        "speedup": peer["seconds"] / ours}
+            res[key].update({"xplique_seconds": peer["seconds"], "xplique_all": peer["all"],
+                             "xplique_env": {k: peer[k] for k in ("tensorflow", "xplique")},
+                             "speedup": peer["seconds"] / ours})
             print(f"{key}: tfinterp {ours:.3f} s, xplique {peer['seconds']:.3f} s, "
                   f"speed-up {peer['seconds'] / ours:.2f}x", flush=True)
     g = cfg["guided_inversion"]
@@ -105,22 +91,17 @@ def main():
         gi.explain(xi[:32], yi[:32], batch_size=32)
         r1, r32 = [], []
         for _ in range(int(g.get("repeats", 1))):  # interleaved, so load from elsewhere hits both alike
-            t0 = time.perf_counter()
-            gi.explain(xi[:n1], yi[:n1], batch_size=1)
-            r1.append(n1 / (time.perf_counter() - t0))
-            t0 = time.perf_counter()
-            gi.explain(xi[:n32], yi[:n32], batch_size=32)
-            r32.append(n32 / (time.perf_counter() - t0))
-        b1, b32 = statistics.median(r1), statistics.median(r32)
+            r1.append(n1 / _common.clock(lambda: gi.explain(xi[:n1], yi[:n1], batch_size=1))[0])
+            r32.append(n32 / _common.clock(lambda: gi.explain(xi[:n32], yi[:n32], batch_size=32))[0])
+        b1, b32 = _common.median(r1), _common.median(r32)
         res["guided_inversion"][precision] = {
             "batch1_images_per_second": b1, "batch32_images_per_second": b32, "ratio": b32 / b1,
             "batch1_all": r1, "batch32_all": r32, "paired_ratios": [b / a for a, b in zip(r1, r32)],
             "params": gi.params}
         print(f"guided inversion ({precision}): batch 1 {b1:.2f} img/s, batch 32 {b32:.2f} img/s, "
               f"ratio {b32 / b1:.1f}x (paired {', '.join(f'{b / a:.1f}' for a, b in zip(r1, r32))})", flush=True)
-    res["load_average_at_end"] = os.getloadavg()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    res["load_average_at_end"] = list(os.getloadavg())
+    _common.write_result(args.out, res)
 
 
 if __name__ == "__main__":

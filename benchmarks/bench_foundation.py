@@ -9,31 +9,22 @@ clutter64 vggsmall epoch beside a 2-conv Fashion-MNIST CNN epoch.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 
-from tfinterp.utils import machine_description  # (no TensorFlow import)
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
 def wall(cmd, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall seconds of `repeats` runs of the command `cmd` (no warm-up: start-up is the point)."""
+    times, _ = _common.timed(lambda: subprocess.run(cmd, check=True, capture_output=True), repeats, warmup=0)
+    return _common.median(times)
 
 
 def epoch_seconds(args):
@@ -45,17 +36,12 @@ def epoch_seconds(args):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default=str(ROOT / "configs/bench_foundation.toml"))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/foundation.json"))
+    ap = _common.parser(__doc__, config="bench_foundation.toml", out="foundation.json")
     ap.add_argument("--skip-epoch", action="store_true")
     args = ap.parse_args()
-    cfg = tomllib.loads(Path(args.config).read_text())
+    cfg = _common.read_config(args.config)
     n = int(cfg["help"]["repeats"])
-    res = {"command": "python benchmarks/bench_foundation.py " + " ".join(sys.argv[1:]),
-           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine_description(),
-           "load_average_at_start": os.getloadavg()}
+    res = _common.header(__file__)
     py = sys.executable
     help_s = wall([str(BIN / "tfinterp"), "--help"], n)
     pass_s = wall([py, "-c", "pass"], n)
@@ -65,16 +51,15 @@ def main():
     print(json.dumps(res["help"], indent=1))
     if not args.skip_epoch:
         e = cfg["epoch"]
-        main_s, main_n = epoch_seconds(["--config", str(ROOT / e["config"])])
+        main_s, main_n = epoch_seconds(["--config", str(_common.ROOT / e["config"])])
         ref_s, ref_n = epoch_seconds(["--model", e["reference_model"], "--dataset", e["reference_dataset"],
                                       "--batch-size", str(e["batch_size"])])
         res["epoch"] = {"clutter64_vggsmall_epoch_seconds": main_s, "clutter64_train_examples": main_n,
                         "cnn2_fashion_mnist_epoch_seconds": ref_s, "fashion_mnist_train_examples": ref_n,
                         "ratio": main_s / ref_s}
         print(json.dumps(res["epoch"], indent=1))
-    res["load_average_at_end"] = os.getloadavg()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(res, indent=2) + "\n")
+    res["load_average_at_end"] = list(os.getloadavg())
+    _common.write_result(args.out, res)
 
 
 if __name__ == "__main__":

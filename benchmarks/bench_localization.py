@@ -12,52 +12,21 @@ localization of PGD adversarial examples explained for their true class.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
-import os
 import sys
 import time
-import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_method(model, method, params, x, y, batch_size, explainer=None):
-    from tfinterp.runs.explain import build_explainer
-
-    e = explainer or build_explainer(method, model, params, batch_size=batch_size)
-    t0 = time.perf_counter()
-    if hasattr(e, "explain_both"):
-        maps, stage1 = e.explain_both(x, y, batch_size=batch_size)
-    else:
-        maps, stage1 = e.explain(x, y, batch_size=batch_size), None
-    return maps, stage1, (time.perf_counter() - t0) / len(x), e.params
-
-
-def scores(maps, boxes, alpha, largest):
-    """Localization error with its Wilson 95 % interval, the per-image hits ('1' = IoU >= 0.5,
-    for paired comparisons between methods), and the pointing game."""
-    from tfinterp.metrics import localization_hits, pointing_game, wilson_interval
-
-    hits = localization_hits(maps, boxes, alpha, largest)
-    return {"localization_error": 1.0 - float(hits.mean()),
-            "ci95": wilson_interval(int((~hits).sum()), len(hits)),
-            "hits": "".join("1" if h else "0" for h in hits), "pointing_game": pointing_game(maps, boxes)}
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
+from tfinterp.metrics import (explain_set, localization_scores, make_explainer, paired_comparison,  # no TensorFlow
+                              parse_hits, salient_object_scores, tune_alpha)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "configs/localization_clutter64.toml"))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks/results/localization_clutter64.json"))
+    ap = _common.parser(__doc__, config="localization_clutter64.toml", out="localization_clutter64.json")
     ap.add_argument("--methods", default=None, help="comma-separated subset of the config's methods")
     only = ap.add_mutually_exclusive_group()
     only.add_argument("--adversarial-only", action="store_true",
@@ -65,15 +34,13 @@ def main(argv=None):
     only.add_argument("--confirm-only", action="store_true",
                       help="reuse --out's clean results (alphas, parameters) and add the confirmation section")
     args = ap.parse_args(argv)
-    cfg = tomllib.loads(Path(args.config).read_text())
+    cfg = _common.read_config(args.config)
     loc = cfg["localization"]
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
     from tfinterp.data import load_clutter
-    from tfinterp.metrics import salient_object_scores, tune_alpha
     from tfinterp.models import load_model
-    from tfinterp.utils import write_json
 
     model = load_model(loc["model"])
     background = loc.get("background", "black")  # "texture": the textured canvases (clutter64tex)
@@ -86,10 +53,8 @@ def main(argv=None):
     want_diagnostics = not args.methods or "diagnostics" in methods
     methods = [m for m in methods if m != "diagnostics"]
     variants = cfg.get("variants", {})
-    results = {"command": "python " + " ".join([sys.argv[0]] + list(argv or sys.argv[1:])),
-               "config": cfg, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-               "machine": machine_description(), "model": loc["model"], "tune_n": len(tune["labels"]),
-               "test_n": len(test["labels"]), "methods": {}}
+    results = _common.header(__file__, argv, config=cfg, model=loc["model"], tune_n=len(tune["labels"]),
+                             test_n=len(test["labels"]), methods={})
     if args.methods and Path(args.out).exists():  # re-run some methods into earlier results
         previous = json.loads(Path(args.out).read_text())
         if previous.get("tune_n") == results["tune_n"] and previous.get("test_n") == results["test_n"]:
@@ -107,7 +72,7 @@ def main(argv=None):
             results["adversarial"] = adversarial_section(model, test, cfg["adversarial"], results, largest, bs)
         else:
             results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, canvases)
-        write_json(args.out, results)
+        _common.write_result(args.out, results)
         Path(args.out).with_suffix(".md").write_text(table(results))
         print(table(results))
         return
@@ -121,53 +86,51 @@ def main(argv=None):
         entry = {"method": method}
         t_start = time.perf_counter()
         if grid:
-            from tfinterp.runs.explain import build_explainer
-
             keys = sorted(grid)
             trials, seen = [], set()
             for values in itertools.product(*(grid[k] for k in keys)):
                 trial = dict(params, **dict(zip(keys, values)))
-                e = build_explainer(method, model, trial, batch_size=bs)
+                e = make_explainer(method, model, trial, batch_size=bs)
                 key = json.dumps(e.params, sort_keys=True, default=str)
                 if key in seen:  # e.g. a temperature with the logit score: the same explainer again
                     continue
                 seen.add(key)
-                maps, _, _, _ = run_method(model, method, trial, tune["images"], tune["labels"], bs, explainer=e)
+                maps, _, _, _ = explain_set(model, method, trial, tune["images"], tune["labels"], bs, explainer=e)
                 alpha, err, _ = tune_alpha(maps, tune["boxes"], largest=largest)
                 trials.append({"params": trial, "alpha": alpha, "tune_error": err})
                 print(f"  tune {name} {trial}: error {err:.3f} at alpha {alpha}", file=sys.stderr, flush=True)
             best = min(trials, key=lambda t: t["tune_error"])
             params = best["params"]
             entry["tuning"] = trials
-        maps_tune, _, _, _ = run_method(model, method, params, tune["images"], tune["labels"], bs)
+        maps_tune, _, _, _ = explain_set(model, method, params, tune["images"], tune["labels"], bs)
         alpha, tune_err, curve = tune_alpha(maps_tune, tune["boxes"], largest=largest)
-        maps, stage1, sec, used = run_method(model, method, params, test["images"], test["labels"], bs)
+        maps, stage1, sec, used = explain_set(model, method, params, test["images"], test["labels"], bs)
         entry.update({"params": used, "ctor_params": params, "alpha": alpha, "tune_error": tune_err,
-                      **scores(maps, test["boxes"], alpha, largest), "seconds_per_image": sec,
+                      **localization_scores(maps, test["boxes"], alpha, largest), "seconds_per_image": sec,
                       "salient_object": salient_object_scores(maps, test["masks"]),
                       "wall_seconds_with_tuning": time.perf_counter() - t_start})
         a_l, tune_l, _ = tune_alpha(maps_tune, tune["boxes"], largest=not largest)
         entry["other_protocol"] = {"largest_segment": not largest, "alpha": a_l, "tune_error": tune_l,
-                                   **scores(maps, test["boxes"], a_l, not largest)}
+                                   **localization_scores(maps, test["boxes"], a_l, not largest)}
         if stage1 is not None:
-            a1, _, _ = tune_alpha(run_method(model, method, dict(params, stage="inversion"), tune["images"],
+            a1, _, _ = tune_alpha(explain_set(model, method, dict(params, stage="inversion"), tune["images"],
                                              tune["labels"], bs)[0], tune["boxes"], largest=largest)
-            entry["stage1"] = {"alpha": a1, **scores(stage1, test["boxes"], a1, largest),
+            entry["stage1"] = {"alpha": a1, **localization_scores(stage1, test["boxes"], a1, largest),
                                "salient_object": salient_object_scores(stage1, test["masks"])}
         results["methods"][name] = entry
         print(f"{name:26s} loc.err {entry['localization_error']:.3f} (alpha {alpha}) pointing "
               f"{entry['pointing_game']:.3f}  {sec * 1000:.0f} ms/img", file=sys.stderr, flush=True)
-        write_json(args.out, results)  # partial results survive an interruption
+        _common.write_result(args.out, results)  # partial results survive an interruption
     if want_diagnostics:
         results["diagnostics"] = diagnostics(model, tune, test, cfg.get("diagnostics", {}), largest, results, bs)
-        write_json(args.out, results)
+        _common.write_result(args.out, results)
     adv = cfg.get("adversarial")
     if adv:
         results["adversarial"] = adversarial_section(model, test, adv, results, largest, bs)
-        write_json(args.out, results)
+        _common.write_result(args.out, results)
     if cfg.get("confirm"):
         results["confirmation"] = confirmation_section(model, cfg["confirm"], results, largest, bs, canvases)
-        write_json(args.out, results)
+        _common.write_result(args.out, results)
     md = table(results)
     Path(args.out).with_suffix(".md").write_text(md)
     print(md)
@@ -194,7 +157,6 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
     from scipy.optimize import nnls
 
     from tfinterp.explain.guided_inversion import GuidedInversion
-    from tfinterp.metrics import tune_alpha
 
     out = {}
     img = {"tune": tune["images"][..., 0], "test": test["images"][..., 0]}
@@ -202,7 +164,7 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
     for lg in (largest, not largest):
         a, _, _ = tune_alpha(img["tune"], tune["boxes"], largest=lg)
         out["image_itself"]["largest_segment" if lg else "all_segments"] = {
-            "alpha": a, **scores(img["test"], test["boxes"], a, lg)}
+            "alpha": a, **localization_scores(img["test"], test["boxes"], a, lg)}
 
     def oracle_maps(acts, boxes, size):
         n, h, w, k = acts.shape
@@ -228,7 +190,7 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
         for split, d in (("tune", tune), ("test", test)):
             res[split] = oracle_maps(filt.filter_activations(d["images"], batch_size=200), d["boxes"], size)
         a, _, _ = tune_alpha(res["tune"], tune["boxes"], largest=largest)
-        out["span_oracle"][layer] = {"alpha": a, **scores(res["test"], test["boxes"], a, largest)}
+        out["span_oracle"][layer] = {"alpha": a, **localization_scores(res["test"], test["boxes"], a, largest)}
         oracle_test[layer] = res["test"]
         print(f"span oracle {layer}: {out['span_oracle'][layer]['localization_error']:.3f}", file=sys.stderr,
               flush=True)
@@ -240,11 +202,8 @@ def diagnostics(model, tune, test, cfg, largest, results=None, bs=50):
 
 def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
     """Guided inversion's stage-2 objective on reference masks, and error against stage-2 length."""
-    from tfinterp.runs.explain import build_explainer
-    from tfinterp.metrics import tune_alpha
-
     params = dict(gi["ctor_params"])
-    explainer = build_explainer("guided-inversion", model, params, batch_size=bs)
+    explainer = make_explainer("guided-inversion", model, params, batch_size=bs)
     lam = explainer.lam
     x, y = test["images"], test["labels"]
     box = np.zeros(x.shape[:3], np.float32)
@@ -262,13 +221,13 @@ def objective_section(model, tune, test, gi, cfg, oracle_test, largest, bs):
                               "objective": float(np.mean(-fg + lam * bg)), "area": float(m.mean())}
         print(f"objective {name}: {out['masks'][name]['objective']:.2f}", file=sys.stderr, flush=True)
     for steps in cfg["stage2_steps"]:
-        trial = build_explainer("guided-inversion", model, dict(params, steps2=int(steps), decay_every=10 ** 6),
+        trial = make_explainer("guided-inversion", model, dict(params, steps2=int(steps), decay_every=10 ** 6),
                                 batch_size=bs)  # one explainer for the tune and the test canvases
         alpha, _, _ = tune_alpha(trial.explain(tune["images"], tune["labels"], batch_size=bs), tune["boxes"],
                                  largest=largest)
         maps = trial.explain(x, y, batch_size=bs)
         fg, bg = explainer.target_terms(x, y, maps, batch_size=bs)
-        row = {"steps2": int(steps), "alpha": alpha, **scores(maps, test["boxes"], alpha, largest),
+        row = {"steps2": int(steps), "alpha": alpha, **localization_scores(maps, test["boxes"], alpha, largest),
                "objective": float(np.mean(-fg + lam * bg))}
         out["stage2_steps"].append(row)
         print(f"stage 2 for {steps} steps: objective {row['objective']:.2f}, loc. error "
@@ -291,10 +250,10 @@ def adversarial_section(model, test, adv, results, largest, bs):
            "adversarial_accuracy": float((pred == y).mean()),
            "methods": {}}
     for name, entry in results["methods"].items():
-        clean, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], x, y, bs)
-        advm, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], x_adv, y, bs)
-        out["methods"][name] = {"clean": scores(clean, boxes, entry["alpha"], largest),
-                                "pgd": scores(advm, boxes, entry["alpha"], largest)}
+        clean, _, _, _ = explain_set(model, entry["method"], entry["ctor_params"], x, y, bs)
+        advm, _, _, _ = explain_set(model, entry["method"], entry["ctor_params"], x_adv, y, bs)
+        out["methods"][name] = {"clean": localization_scores(clean, boxes, entry["alpha"], largest),
+                                "pgd": localization_scores(advm, boxes, entry["alpha"], largest)}
         print(f"adv {name:22s} clean {out['methods'][name]['clean']['localization_error']:.3f} "
               f"pgd {out['methods'][name]['pgd']['localization_error']:.3f}", file=sys.stderr, flush=True)
     return out
@@ -309,8 +268,8 @@ def confirmation_section(model, conf, results, largest, bs, canvases):
     d = load_clutter("test", n=int(conf["n"]), seed=int(conf["seed"]), **canvases)
     out = {"n": len(d["labels"]), "seed": int(conf["seed"]), "methods": {}}
     for name, entry in results["methods"].items():
-        maps, _, _, _ = run_method(model, entry["method"], entry["ctor_params"], d["images"], d["labels"], bs)
-        out["methods"][name] = scores(maps, d["boxes"], entry["alpha"], largest)
+        maps, _, _, _ = explain_set(model, entry["method"], entry["ctor_params"], d["images"], d["labels"], bs)
+        out["methods"][name] = localization_scores(maps, d["boxes"], entry["alpha"], largest)
         print(f"confirm {name:22s} {out['methods'][name]['localization_error']:.3f}", file=sys.stderr, flush=True)
     return out
 
@@ -318,13 +277,11 @@ def confirmation_section(model, conf, results, largest, bs, canvases):
 def paired_table(methods, what: str, of: str = "guided-inversion"):
     """Markdown rows: `of` against every other entry of `methods` on the same `what` (per-image
     hits, McNemar)."""
-    from tfinterp.metrics import paired_comparison
-
     if of not in methods or "hits" not in methods[of]:
         return []
 
     def hits(e):
-        return np.array([c == "1" for c in e["hits"]])
+        return parse_hits(e["hits"])
 
     ref = hits(methods[of])
     lines = ["", f"Paired on the same {len(ref)} {what}: {of} against each method (difference of "

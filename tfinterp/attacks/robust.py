@@ -79,7 +79,7 @@ def robust_evaluation(model, images, labels, attack, restarts: int = 1, targets=
     by misclassification. By default each run attacks only the examples that every earlier
     run failed to break (and none misclassified from the start): the same answer, cheaper.
     ``attack_all=True`` attacks every example in every run (the protocol of
-    `benchmarks/attacks_quality.py`, whose numbers it reproduces run for run).
+    `benchmarks/bench_attacks_quality.py`, whose numbers it reproduces run for run).
     """
     from tfinterp.attacks.base import Attack
 

@@ -1,13 +1,13 @@
-"""Runs xplique on saved inputs (called by bench_explain_speed.py inside the peer venv).
+"""Runs xplique on saved inputs (called by bench_explain_speed.py inside the peer venv, which has
+no tfinterp; benchmarks/_common.py imports only the standard library).
 
 argv: model.keras inputs.npy targets.npy method steps_or_samples noise batch_size repeats out.json
 """
 
 import json
-import statistics
 import sys
-import time
 
+import _common  # benchmarks/_common.py (this script's folder is on sys.path)
 import keras
 import numpy as np
 import tensorflow as tf
@@ -21,13 +21,9 @@ if method == "ig":
     explainer = IntegratedGradients(model, batch_size=int(bs), steps=int(n), baseline_value=0.0)
 else:
     explainer = SmoothGrad(model, batch_size=int(bs), nb_samples=int(n), noise=float(noise))
-explainer(x[: int(bs)], y[: int(bs)])  # warm-up (tracing)
-times = []
-for _ in range(int(repeats)):
-    t0 = time.perf_counter()
-    explainer(x, y)
-    times.append(time.perf_counter() - t0)
+explainer(x[: int(bs)], y[: int(bs)])  # warm-up (tracing) on one batch, then the timed runs
+times, _ = _common.timed(lambda: explainer(x, y), int(repeats), warmup=0)
 import xplique  # noqa: E402
 
-json.dump({"seconds": statistics.median(times), "all": times, "tensorflow": tf.__version__,
+json.dump({"seconds": _common.median(times), "all": times, "tensorflow": tf.__version__,
            "xplique": getattr(xplique, "__version__", "?")}, open(out, "w"))

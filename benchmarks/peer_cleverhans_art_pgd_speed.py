@@ -1,7 +1,8 @@
 """Peer PGD timings (cleverhans 4.0.0 tf2, adversarial-robustness-toolbox) on the SAME weights
-and inputs as benchmarks/pgd_speed.py. Runs in the peers' own virtualenv (no tfinterp import):
+and inputs as benchmarks/bench_attacks_pgd_speed.py. Runs in the peers' own virtualenv (no
+tfinterp import; benchmarks/_common.py imports only the standard library):
 
-    /work/peers-venv/bin/python benchmarks/peers_pgd.py WORKDIR
+    /work/peers-venv/bin/python benchmarks/peer_cleverhans_art_pgd_speed.py WORKDIR
 
 WORKDIR holds weights.npz (the cnn2 backbone's arrays in Keras order), x.npy, y.npy and
 params.json. The process is a small worker so that the driver can interleave the peers'
@@ -14,11 +15,10 @@ answer ("ready") carries the versions and the clean accuracy of its copy of the 
 import json
 import os
 import sys
-import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+import _common  # benchmarks/_common.py (this script's folder is on sys.path): the standard library only
 
 
 def build_cnn2():
@@ -83,9 +83,7 @@ def main(work):
         cmd = line.strip()
         if cmd == "quit":
             break
-        t0, c0 = time.perf_counter(), time.process_time()
-        adv = runs[cmd]()
-        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        dt, cpu, adv = _common.clock(runs[cmd])
         print(json.dumps({"seconds": dt, "cpu_seconds": cpu, "robust_accuracy": acc(adv), "max_linf": float(np.abs(adv - x).max())}),
               flush=True)
 

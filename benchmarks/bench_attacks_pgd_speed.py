@@ -10,50 +10,35 @@ all see the same load on a shared machine. Reported: median and minimum wall-clo
 and the median CPU seconds of the process (user + system, all threads), which is the
 steadier measure of work when other jobs share the cores.
 
-    .venv/bin/python benchmarks/pgd_speed.py --model runs/cnn2_fashion/cnn2_fashion_mnist.keras \
+    .venv/bin/python benchmarks/bench_attacks_pgd_speed.py --model runs/cnn2_fashion/cnn2_fashion_mnist.keras \
         --peers-python /work/peers-venv/bin/python
+
+The peers' side is benchmarks/peer_cleverhans_art_pgd_speed.py (`--peers-python ""` leaves the
+peers out: tfinterp and the floor only).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
-from datetime import datetime, timezone
-from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+import _common  # benchmarks/_common.py (this script's folder is on sys.path); no TensorFlow import
 
-from tfinterp.utils import machine_description  # noqa: E402  (no TensorFlow import)
-
-HERE = Path(__file__).resolve().parent
-
-
-def timed(fn, repeats):
-    fn()
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return times, result
+PEER = _common.ROOT / "benchmarks" / "peer_cleverhans_art_pgd_speed.py"
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = _common.parser(__doc__, out="pgd_speed.json")
     ap.add_argument("--model", default="runs/cnn2_fashion/cnn2_fashion_mnist.keras")
-    ap.add_argument("--peers-python", default="/work/peers-venv/bin/python")
+    ap.add_argument("--peers-python", default="/work/peers-venv/bin/python",
+                    help='the peers\' virtualenv Python ("" leaves the peers out)')
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=250)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--out", default=str(HERE / "results" / "pgd_speed.json"))
     args = ap.parse_args()
 
     import tensorflow as tf
@@ -63,38 +48,40 @@ def main():
     from tfinterp.attacks.evaluate import predict_classes
     from tfinterp.data import load_arrays
     from tfinterp.models import load_model
-    from tfinterp.utils import write_json
 
     model = load_model(args.model)
     x, y = load_arrays("fashion_mnist", "test", args.n)
     y32 = y.astype(np.int32)
     eps, step, steps, bs = 0.1, 0.01, 20, args.batch_size
-    res = {"task": f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {len(x)} Fashion-MNIST test "
-                   f"images, cnn2 natural", "batch_size": bs, "repeats": args.repeats,
-           "command": "python " + " ".join(sys.argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine_description(),
-           "tensorflow": tf.__version__}
+    res = _common.header(__file__, task=f"PGD L-inf eps {eps}, {steps} steps of {step}, random start, {len(x)} "
+                                        "Fashion-MNIST test images, cnn2 natural",
+                         batch_size=bs, repeats=args.repeats, tensorflow=tf.__version__)
     acc = lambda adv: float((predict_classes(model, adv, 500) == y).mean())  # noqa: E731
     res["clean_accuracy"] = acc(x)
 
     # the peers: a worker process in their own virtualenv, same weights and inputs
-    work = tempfile.mkdtemp(prefix="pgd_speed_")
-    np.savez(os.path.join(work, "weights.npz"), *model.backbone.get_weights())
-    np.save(os.path.join(work, "x.npy"), x)
-    np.save(os.path.join(work, "y.npy"), y)
-    json.dump({"batch_size": bs, "eps": eps, "step_size": step, "steps": steps},
-              open(os.path.join(work, "params.json"), "w"))
-    worker = subprocess.Popen([args.peers_python, str(HERE / "peers_pgd.py"), work], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    worker = None
+    if args.peers_python:
+        work = tempfile.mkdtemp(prefix="pgd_speed_")
+        np.savez(os.path.join(work, "weights.npz"), *model.backbone.get_weights())
+        np.save(os.path.join(work, "x.npy"), x)
+        np.save(os.path.join(work, "y.npy"), y)
+        json.dump({"batch_size": bs, "eps": eps, "step_size": step, "steps": steps},
+                  open(os.path.join(work, "params.json"), "w"))
+        worker = subprocess.Popen([args.peers_python, str(PEER), work], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
     def answer():
         for line in worker.stdout:  # skip anything a library prints on stdout
             if line.startswith("{"):
                 return json.loads(line)
-        raise SystemExit("the peers' worker ended without answering (run benchmarks/peers_pgd.py by hand)")
+        raise SystemExit(f"the peers' worker ended without answering (run {os.path.relpath(PEER)} by hand)")
 
-    peers = answer()
-    if abs(peers["clean_accuracy"] - res["clean_accuracy"]) > 1e-9:
-        raise SystemExit(f"the peers' model copy differs: clean {peers['clean_accuracy']} vs {res['clean_accuracy']}")
+    if worker is not None:
+        peers = answer()
+        if abs(peers["clean_accuracy"] - res["clean_accuracy"]) > 1e-9:
+            raise SystemExit(f"the peers' model copy differs: clean {peers['clean_accuracy']} vs "
+                             f"{res['clean_accuracy']}")
 
     def peer(name):
         worker.stdin.write(name + "\n")
@@ -122,27 +109,26 @@ def main():
                 g = grad(xb, yb)
         return g.numpy()
 
-    def once(fn):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        return (time.perf_counter() - t0, time.process_time() - c0), out
-
-    runs = {"tfinterp": [], "floor": [], "cleverhans": [], "art": []}
-    once(lambda: pgd.attack(x, y))  # warm-ups (tracing), not timed
-    once(floor)
-    peer("cleverhans")
-    peer("art")
+    names = ("tfinterp", "floor") + (("cleverhans", "art") if worker is not None else ())
+    runs = {k: [] for k in names}
+    _common.clock(lambda: pgd.attack(x, y))  # warm-ups (tracing), not timed
+    _common.clock(floor)
+    if worker is not None:
+        peer("cleverhans")
+        peer("art")
     for _ in range(args.repeats):
-        (dt, cpu), adv = once(lambda: pgd.attack(x, y))
+        dt, cpu, adv = _common.clock(lambda: pgd.attack(x, y))
         runs["tfinterp"].append({"seconds": dt, "cpu_seconds": cpu, "robust_accuracy": acc(adv),
                                  "max_linf": float(np.abs(adv - x).max())})
-        dt, cpu = once(floor)[0]
+        dt, cpu, _ = _common.clock(floor)
         runs["floor"].append({"seconds": dt, "cpu_seconds": cpu})
-        runs["cleverhans"].append(peer("cleverhans"))
-        runs["art"].append(peer("art"))
-    worker.stdin.write("quit\n")
-    worker.stdin.flush()
-    worker.wait(timeout=60)
+        if worker is not None:
+            runs["cleverhans"].append(peer("cleverhans"))
+            runs["art"].append(peer("art"))
+    if worker is not None:
+        worker.stdin.write("quit\n")
+        worker.stdin.flush()
+        worker.wait(timeout=60)
     for k, rows in runs.items():
         res[k] = {"seconds": [r["seconds"] for r in rows], "cpu_seconds": [r["cpu_seconds"] for r in rows]}
         if "robust_accuracy" in rows[0]:
@@ -150,20 +136,22 @@ def main():
             res[k]["max_linf"] = max(r["max_linf"] for r in rows)
     res["tfinterp"]["traces"] = int(pgd._compiled.experimental_get_tracing_count())
     res["floor"]["what"] = f"{steps} x compiled input-gradient call per batch of {bs}"
-    res["cleverhans"]["version"] = peers["cleverhans_version"]
-    res["art"]["version"] = peers["art_version"]
-    res["peers_tensorflow"] = peers["tensorflow"]
-    names = ("tfinterp", "floor", "cleverhans", "art")
-    med = {k: statistics.median(res[k]["seconds"]) for k in names}
+    if worker is not None:
+        res["cleverhans"]["version"] = peers["cleverhans_version"]
+        res["art"]["version"] = peers["art_version"]
+        res["peers_tensorflow"] = peers["tensorflow"]
+    med = {k: _common.median(res[k]["seconds"]) for k in names}
     best = {k: min(res[k]["seconds"]) for k in names}
-    cpu = {k: statistics.median(res[k]["cpu_seconds"]) for k in names}
+    cpu = {k: _common.median(res[k]["cpu_seconds"]) for k in names}
     res.update(median_seconds=med, min_seconds=best, median_cpu_seconds=cpu)
     res["ratios"] = {f"{m}: {a}/{b}": d[a] / d[b] for m, d in (("median wall", med), ("min wall", best),
                                                                ("median cpu", cpu))
-                     for a, b in (("tfinterp", "floor"), ("cleverhans", "tfinterp"), ("art", "tfinterp"))}
-    write_json(args.out, res)
-    print(json.dumps({"median_seconds": med, "min_seconds": best, "median_cpu_seconds": cpu, "ratios": res["ratios"], "clean": res["clean_accuracy"],
-                      "robust": {k: res[k]["robust_accuracy"] for k in ("tfinterp", "cleverhans", "art")}}))
+                     for a, b in (("tfinterp", "floor"), ("cleverhans", "tfinterp"), ("art", "tfinterp"))
+                     if a in d and b in d}
+    _common.write_result(args.out, res)
+    print(json.dumps({"median_seconds": med, "min_seconds": best, "median_cpu_seconds": cpu, "ratios": res["ratios"],
+                      "clean": res["clean_accuracy"],
+                      "robust": {k: res[k]["robust_accuracy"] for k in names if "robust_accuracy" in res[k]}}))
 
 
 if __name__ == "__main__":
