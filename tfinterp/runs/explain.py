@@ -68,33 +68,35 @@ def read_inputs(items, model):
     return names, x
 
 
-def conversion_lines(originals, target) -> list[str]:
-    """One line per kind of conversion (source channels, target, resized or not) of the image
-    files in `originals` ((file name, (h, w, c)) or None, as from `load_inputs`) read for a
-    model taking `target` (H, W, C): the file itself when it is the only one of its kind, else
-    how many ("300 images converted: ...")."""
+def conversion_lines(originals, target, most: int = 3) -> list[str]:
+    """What reading the image files in `originals` ((file name, (h, w, c)) or None, as from
+    `load_inputs`) for a model taking `target` (H, W, C) converted: one line per distinct source
+    shape (the file itself when it is the only one, else "3 images converted: ..."); with more
+    than `most` distinct shapes, one line per kind (source channels, resized or not) instead, so a
+    folder of photos of many sizes gives a line or two, not one per file."""
     from tfinterp.data.imageio import describe_conversion
 
     th, tw, tc = (int(v) for v in target)
-    groups: dict = {}
-    for item in originals:
-        if item is None:
-            continue
-        name, (h, w, c) = item
-        groups.setdefault((c, (h, w) != (th, tw)), []).append((name, (h, w, c)))
+    files = [(name, tuple(int(v) for v in shape)) for name, shape in (o for o in originals if o is not None)]
+    by_shape: dict = {}
+    for name, shape in files:
+        by_shape.setdefault(shape, []).append(name)
     takes = f"(the model takes {th}x{tw}x{tc})"
+    if len(by_shape) <= most:
+        return [f"{names[0]}: {describe_conversion(shape, target)} {takes}" if len(names) == 1 else
+                f"{len(names)} images converted: {describe_conversion(shape, target)} {takes}"
+                for shape, names in by_shape.items()]
+    by_kind: dict = {}
+    for name, shape in files:
+        by_kind.setdefault((shape[2], shape[:2] != (th, tw)), []).append(shape)
     lines = []
-    for members in groups.values():
-        shapes = sorted({s for _, s in members}, key=lambda s: (s[0] * s[1], s))
-        if len(members) == 1:
-            lines.append(f"{members[0][0]}: {describe_conversion(shapes[0], target)} {takes}")
-        elif len(shapes) == 1:
-            lines.append(f"{len(members)} images converted: {describe_conversion(shapes[0], target)} {takes}")
-        else:
-            words = describe_conversion(shapes[-1], target).split(" -> ", 1)[1]
-            src = describe_conversion(shapes[-1], target).split(" ")[1]
-            lines.append(f"{len(members)} images converted: {len(shapes)} sizes from {shapes[0][0]}x{shapes[0][1]} "
-                         f"to {shapes[-1][0]}x{shapes[-1][1]} {src} -> {words} {takes}")
+    for shapes in by_kind.values():
+        sizes = sorted(set(shapes), key=lambda s: (s[0] * s[1], s))
+        text = describe_conversion(sizes[-1], target)
+        if len(sizes) > 1:
+            lo, hi = sizes[0], sizes[-1]
+            text = f"{len(sizes)} sizes from {lo[0]}x{lo[1]} to {hi[0]}x{hi[1]} " + text.split(" ", 1)[1]
+        lines.append(f"{len(shapes)} images converted: {text} {takes}")
     return lines
 
 
@@ -153,7 +155,10 @@ def explanation_setting(method: str, settings: dict | None, params: dict | None 
     from tfinterp.params import Param
 
     user = dict(params or {})
-    preset = Param(None, str, choices=PRESETS, none_ok=True).coerce("preset", user.pop("preset", None), method)
+    preset = user.pop("preset", None)
+    if preset is not None:
+        preset = Param("tuned", str, choices=PRESETS).coerce("preset", preset.strip().lower()
+                                                            if isinstance(preset, str) else preset, method)
     tuned = (settings or {}).get("methods", {}).get(method)
     if preset == "tuned" and tuned is None:
         has = f"; it has tuned settings for {', '.join(settings['methods'])}" if settings else ""
@@ -176,7 +181,8 @@ def explanation_setting(method: str, settings: dict | None, params: dict | None 
 
 
 def setting_line(settings: dict, chosen: dict) -> str | None:
-    """The one stderr line saying which tuned settings are in force ({method: setting}), or None."""
+    """The one stderr line saying which tuned settings are in force ({method: setting}), or None
+    (no tuned setting, or the user's values replace every tuned value that is not a default)."""
     from tfinterp.explain.base import EXPLAINERS
 
     tuned = {m: s for m, s in chosen.items() if s["preset"] == "tuned"}
@@ -185,16 +191,18 @@ def setting_line(settings: dict, chosen: dict) -> str | None:
     head = f"using the setting tuned for {settings['model']} on {settings['on']}"
     tail = "--param preset=paper for the paper's defaults"
     if len(chosen) > 1:
-        return f"{head} for {', '.join(sorted(tuned))} (with its alpha each; {tail})"
+        each = "your --alpha kept" if any("alpha" in t["overridden"] for t in tuned.values()) else "each its own alpha"
+        return f"{head} for {', '.join(sorted(tuned))} ({each}, the other methods their defaults; {tail})"
     (method, s), = tuned.items()
     spec = EXPLAINERS.get(method).param_spec()
     shown = [f"{k}={_word(v)}" for k, v in s["applied"].items() if k not in spec or v != spec[k].default]
     if "alpha" not in s["overridden"]:
         shown.append(f"alpha {_word(s['alpha'])}")
+    if not shown:  # the user's values replace every tuned value that differs from the defaults
+        return None
     kept = [f"--param {k}" if k != "alpha" else "--alpha" for k in s["overridden"]]
     mine = f"your {', '.join(kept)} kept; " if kept else ""
-    body = f": {' '.join(shown)}" if shown else " (every key overridden)"
-    return f"{head}{body} ({mine}{tail})"
+    return f"{head}: {' '.join(shown)} ({mine}{tail})"
 
 
 def _word(v) -> str:
@@ -213,14 +221,6 @@ def build_explainer(method: str, model, params: dict | None = None, layer: str |
     from tfinterp.explain import get_explainer
 
     return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
-
-
-def method_names() -> list[str]:
-    """Every value `explain_files` takes for `method`: the registered explainers, ``prototypes``
-    (ProtoNet's own explanation) and ``all``."""
-    from tfinterp.explain import list_methods
-
-    return list_methods() + ["prototypes", "all"]
 
 
 # ---- the job ------------------------------------------------------------------------------
@@ -258,7 +258,8 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
 
     available = list_methods()
     if method != "all" and method not in available:
-        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(method_names())}")
+        raise UserError(f"unknown explanation method '{method}'; available: {', '.join(available)}, "
+                        "prototypes (ProtoNet models) or all")
     methods = available if method == "all" else [method]
     if method == "all" and set(params or {}) - {"preset"}:
         raise UserError("--param applies to a single method, not to --method all (only --param preset=... does)")
@@ -301,7 +302,8 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
                 with open(tmp, "wb") as f:
                     np.save(f, maps[i])
             entry = {"method": meth, "params": prm, "preset": chosen[meth]["preset"],
-                     "tuned_from": chosen[meth]["tuned_from"], "alpha": a, "box_threshold": f"{a:g} * mean",
+                     "tuned_from": chosen[meth]["tuned_from"], "overridden": chosen[meth]["overridden"],
+                     "alpha": a, "box_threshold": f"{a:g} * mean",
                      "box": box_dict(box), "runtime_seconds_per_image": sec, "map": str(out / f"{stem}.npy")}
             if extra is not None:
                 with atomic_path(out / f"{stem}_stage1.npy") as tmp:
