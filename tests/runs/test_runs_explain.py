@@ -328,3 +328,19 @@ def test_conversion_lines_aggregate_a_folder_of_many_sizes():
                      "2 images converted: 64x64 RGBA -> 64x64 grey, colour to grey, alpha dropped "
                      "(the model takes 64x64x1)"]
     assert conversion_lines([None, None], (8, 8, 1)) == []
+
+
+def test_setting_line_for_several_methods_names_those_the_setting_changes():
+    from tfinterp.runs.explain import explanation_setting, setting_line, tuned_settings
+
+    shipped = tuned_settings("vggsmall_clutter64")
+    chosen = {m: explanation_setting(m, shipped) for m in ("guided-inversion", "gradient", "occlusion")}
+    assert setting_line(shipped, chosen) == (
+        "using the setting tuned for vggsmall_clutter64 on clutter64/tune for gradient, guided-inversion (each its "
+        "own alpha, the other methods their defaults; --param preset=paper for the paper's defaults)")
+    chosen = {m: explanation_setting(m, shipped, alpha=2.0) for m in ("guided-inversion", "gradient", "occlusion")}
+    assert chosen["gradient"]["alpha"] == 2.0 and chosen["occlusion"]["preset"] == "none"
+    assert setting_line(shipped, chosen).startswith(
+        "using the setting tuned for vggsmall_clutter64 on clutter64/tune for guided-inversion (your --alpha kept")
+    chosen = {m: explanation_setting(m, shipped, {"preset": "paper"}) for m in ("guided-inversion", "gradient")}
+    assert setting_line(shipped, chosen) is None

@@ -1,6 +1,12 @@
 """`tfinterp explain`: explain image files end to end (overlay PNG, raw .npy map and a JSON
 summary per image and method; a comparison figure for ``--method all``; ProtoNet's own
-prototype explanation for ``--method prototypes``)."""
+prototype explanation for ``--method prototypes``).
+
+A model whose JSON has an ``"explain"`` section (the shipped ``vggsmall_clutter64``) runs each
+method with the parameters and box threshold alpha tuned for it (``preset`` "tuned"; the
+user's ``--param`` keys and ``--alpha`` win; ``--param preset=paper`` restores the method's
+paper defaults); image files that differ from the model's input are converted and said so.
+"""
 
 from __future__ import annotations
 
@@ -126,7 +132,7 @@ def tuned_settings(model: str) -> dict | None:
             meta = json.loads(where.read_text())
         except (OSError, UnicodeDecodeError, ValueError):
             return None  # a JSON beside the file that is not a tfinterp model record
-        name = meta.get("stem") or path.stem if isinstance(meta, dict) else path.stem
+        name = (meta.get("stem") if isinstance(meta, dict) else None) or path.stem
     section = meta.get("explain") if isinstance(meta, dict) else None
     if not isinstance(section, dict):
         return None
@@ -183,26 +189,30 @@ def explanation_setting(method: str, settings: dict | None, params: dict | None 
 def setting_line(settings: dict, chosen: dict) -> str | None:
     """The one stderr line saying which tuned settings are in force ({method: setting}), or None
     (no tuned setting, or the user's values replace every tuned value that is not a default)."""
-    from tfinterp.explain.base import EXPLAINERS
-
-    tuned = {m: s for m, s in chosen.items() if s["preset"] == "tuned"}
-    if not tuned:
+    in_force = {m: _in_force(m, s) for m, s in chosen.items() if s["preset"] == "tuned"}
+    in_force = {m: shown for m, shown in in_force.items() if shown}
+    if not in_force:
         return None
     head = f"using the setting tuned for {settings['model']} on {settings['on']}"
     tail = "--param preset=paper for the paper's defaults"
     if len(chosen) > 1:
-        each = "your --alpha kept" if any("alpha" in t["overridden"] for t in tuned.values()) else "each its own alpha"
-        return f"{head} for {', '.join(sorted(tuned))} ({each}, the other methods their defaults; {tail})"
-    (method, s), = tuned.items()
-    spec = EXPLAINERS.get(method).param_spec()
-    shown = [f"{k}={_word(v)}" for k, v in s["applied"].items() if k not in spec or v != spec[k].default]
-    if "alpha" not in s["overridden"]:
-        shown.append(f"alpha {_word(s['alpha'])}")
-    if not shown:  # the user's values replace every tuned value that differs from the defaults
-        return None
-    kept = [f"--param {k}" if k != "alpha" else "--alpha" for k in s["overridden"]]
+        each = "your --alpha kept" if any("alpha" in s["overridden"] for s in chosen.values()) else "each its own alpha"
+        return f"{head} for {', '.join(sorted(in_force))} ({each}, the other methods their defaults; {tail})"
+    (method, shown), = in_force.items()
+    kept = [f"--param {k}" if k != "alpha" else "--alpha" for k in chosen[method]["overridden"]]
     mine = f"your {', '.join(kept)} kept; " if kept else ""
     return f"{head}: {' '.join(shown)} ({mine}{tail})"
+
+
+def _in_force(method: str, setting: dict) -> list[str]:
+    """The tuned values a setting applies that differ from the method's defaults, as words."""
+    from tfinterp.explain.base import EXPLAINERS
+
+    spec = EXPLAINERS.get(method).param_spec()
+    shown = [f"{k}={_word(v)}" for k, v in setting["applied"].items() if k not in spec or v != spec[k].default]
+    if "alpha" not in setting["overridden"]:
+        shown.append(f"alpha {_word(setting['alpha'])}")
+    return shown
 
 
 def _word(v) -> str:
