@@ -147,13 +147,22 @@ def explain_cmd(
     images: List[str] = typer.Argument(..., help="Image files (PNG/JPEG/BMP/GIF or .npy), folders or globs."),
     method: str = typer.Option("guided-inversion", "--method",
                                help="guided-inversion, gradient, gradient-x-input, integrated-gradients, smoothgrad, "
-                                    "gradcam, occlusion, meaningful-perturbation, gridcam, ... or all."),
+                                    "gradcam, occlusion, meaningful-perturbation, gridcam, ..., prototypes "
+                                    "(ProtoNet models) or all."),
     model: str = typer.Option("vggsmall_clutter64", "--model", help="Shipped model stem, zoo name or .keras path."),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization",
+                                                help="Load a .keras file with Python (Lambda) layers: only for a "
+                                                     "file whose source you trust (it can run arbitrary code)."),
     target: Optional[int] = typer.Option(None, "--target", help="Class to explain (default: the predicted class)."),
     layer: Optional[str] = typer.Option(None, "--layer", help="Layer for layer-based methods (alias or path)."),
     param: Optional[List[str]] = typer.Option(None, "--param", help="Method parameter key=value (repeatable), "
-                                              "e.g. --param steps2=70 --param stage=inversion."),
-    alpha: float = typer.Option(1.0, "--alpha", min=0.0, help="Box threshold: alpha x mean of the map."),
+                                              "e.g. --param steps2=70 --param stage=inversion. A model that "
+                                              "carries a tuned setting (the shipped vggsmall_clutter64) uses it "
+                                              "for the keys not given; --param preset=paper for the method's "
+                                              "paper defaults."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", min=0.0,
+                                          help="Box threshold: alpha x mean of the map (default: the model's "
+                                               "tuned alpha, else 1.0)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     out: Path = typer.Option(..., "--out", help="Output folder (overlay PNG, raw .npy map, JSON per image)."),
 ):
@@ -167,7 +176,8 @@ def explain_cmd(
 
     folder = out_dir(out)
     written = explain_files(images, method=method, model=model, target=target, layer=layer,
-                            batch_size=batch_size, out=folder, alpha=alpha, params=params)
+                            batch_size=batch_size, out=folder, alpha=alpha, params=params,
+                            unsafe_deserialization=unsafe_deserialization)
     for item in written:
         typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f}) -> {item['overlay']}")
     typer.echo(f"explanations written to {folder}/")

@@ -133,6 +133,7 @@ def _bad_inputs(tmp, model, canvas):
         ("bad guided-inversion stage", ex + [c, "--method", "guided-inversion", "--param", "stage=both"]),
         ("unknown explanation for export", ["export", m, "--out", str(tmp / "srv"), "--with-explanation", "x"]),
         *_bad_files_and_models(tmp, ex, c, o),
+        *_bad_explain_inputs(tmp, ex, c, o),
     ]
 
 
@@ -167,6 +168,25 @@ def _bad_files_and_models(tmp, ex, c, o):
         ("Lambda layer in safe mode", model("lambda.keras")),
         ("truncated .keras", model("cut.keras")),
         ("zip without a Keras model", model("hollow.keras")),
+    ]
+
+
+def _bad_explain_inputs(tmp, ex, c, o):
+    """Issue 14's explain cases: parameter values (steps2 negative or not a number), presets, the
+    method list, a malformed "explain" section beside a .keras file."""
+    import shutil
+
+    shutil.copy(ex[4], tmp / "sectioned.keras")
+    (tmp / "sectioned.json").write_text(json.dumps({"explain": {"methods": {"gradient": {"alpha": "high"}}}}))
+    return [
+        ("guided-inversion steps2 negative", ex + [c, "--method", "guided-inversion", "--param", "steps2=-5"]),
+        ("guided-inversion steps2 not a number", ex + [c, "--method", "guided-inversion", "--param", "steps2=abc"]),
+        ("unknown preset", ex + [c, "--method", "gradient", "--param", "preset=best"]),
+        ("preset=tuned without a tuned setting", ex + [c, "--method", "gradient", "--param", "preset=tuned"]),
+        ("method parameter with --method all", ex + [c, "--method", "all", "--param", "steps=3"]),
+        ("prototypes on a classifier", ex + [c, "--method", "prototypes"]),
+        ("negative alpha", ex + [c, "--method", "gradient", "--alpha", "-1"]),
+        ("malformed explain section", ["explain", c, "--model", str(tmp / "sectioned.keras"), "--out", o]),
     ]
 
 
@@ -215,3 +235,90 @@ def test_untrained_zoo_model_said_in_one_line(canvas_png, tmp_path, capsys):
     assert len(said) == 1 and said[0].startswith(
         "tfinterp: 'cnn2' is a zoo architecture with random weights (untrained); pass a trained .keras file "
         "or a shipped stem")
+
+
+def test_explain_shipped_model_uses_its_tuned_setting(canvas_png, tmp_path, capsys):
+    """The shipped model's JSON carries gradient's tuned alpha (9.5): used, said in one line,
+    recorded; an explicit --alpha wins; --param preset=paper gives alpha 1.0. The box is a dict
+    in map pixels, max exclusive."""
+    from tfinterp.metrics import box_from_map
+    from tfinterp.models import shipped_models
+
+    tuned = shipped_models()["vggsmall_clutter64"]["explain"]
+    out = tmp_path / "ex"
+    code, _, err = run(["explain", str(canvas_png), "--method", "gradient", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert err.strip().splitlines() == ["using the setting tuned for vggsmall_clutter64 on clutter64/tune: alpha 9.5 "
+                                        "(--param preset=paper for the paper's defaults)"]
+    s = json.loads((out / "canvas_gradient.json").read_text())
+    assert s["preset"] == "tuned" and s["tuned_from"] == tuned["found_by"] and s["alpha"] == 9.5
+    assert s["box_threshold"] == "9.5 * mean" and s["untrained"] is False and s["converted_from"] is None
+    y0, x0, y1, x1 = box_from_map(np.load(out / "canvas_gradient.npy"), alpha=9.5)
+    assert s["box"] == {"ymin": y0, "xmin": x0, "ymax": y1, "xmax": x1} and "exclusive" in s["box_convention"]
+    code, _, err = run(["explain", str(canvas_png), "--method", "gradient", "--alpha", "2", "--out", str(out)], capsys)
+    s = json.loads((out / "canvas_gradient.json").read_text())
+    assert code == 0 and s["alpha"] == 2.0 and s["preset"] == "tuned" and s["overridden"] == ["alpha"]
+    assert "using the setting tuned" not in err  # alpha was all gradient's setting had
+    code, _, err = run(["explain", str(canvas_png), "--method", "gradient", "--param", "preset=paper", "--out",
+                        str(out)], capsys)
+    s = json.loads((out / "canvas_gradient.json").read_text())
+    assert code == 0 and err.strip() == "" and s["alpha"] == 1.0 and s["preset"] == "paper" and s["tuned_from"] is None
+
+
+def test_explain_says_how_an_image_was_converted(tiny_model_path, tmp_path, capsys):
+    Image.fromarray(np.full((40, 60, 3), (10, 200, 30), np.uint8)).save(tmp_path / "photo.png")
+    out = tmp_path / "ex"
+    code, _, err = run(["explain", str(tmp_path / "photo.png"), "--model", str(tiny_model_path), "--method",
+                        "gradient", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert err.strip().splitlines() == ["photo.png: 40x60 RGB -> 64x64 grey, resized (aspect ratio not kept), "
+                                        "colour to grey (the model takes 64x64x1)"]
+    s = json.loads((out / "photo_gradient.json").read_text())
+    assert s["converted_from"] == [40, 60, 3] and s["preset"] == "none" and s["alpha"] == 1.0
+
+
+def test_explain_parameter_and_method_messages(tiny_model_path, canvas_png, tmp_path, capsys):
+    from tfinterp.explain import list_methods
+
+    base = ["explain", str(canvas_png), "--model", str(tiny_model_path), "--out", str(tmp_path / "ex")]
+    code, _, err = run(base + ["--method", "guided-inversion", "--param", "steps2=-5"], capsys)
+    assert code == 2 and err == "error: guided-inversion: steps2 must be an integer >= 0, got '-5'\n"
+    code, _, err = run(base + ["--method", "astrology"], capsys)
+    assert code == 2 and err.startswith("error: unknown explanation method 'astrology'; available: ")
+    listed = err.split("available: ", 1)[1].strip()
+    assert listed == ", ".join(list_methods()) + ", prototypes (ProtoNet models) or all"
+
+
+def test_explain_records_untrained_zoo_model(canvas_png, tiny_model_path, tmp_path, capsys):
+    out = tmp_path / "ex"
+    code, _, err = run(["explain", str(canvas_png), "--model", "cnn2", "--method", "gradient", "--out", str(out)],
+                       capsys)
+    assert code == 0, err
+    s = json.loads((out / "canvas_gradient.json").read_text())
+    assert s["untrained"] is True and s["preset"] == "none" and s["converted_from"] == [64, 64, 1]
+    assert "canvas.png: 64x64 grey -> 28x28 grey, resized (the model takes 28x28x1)" in err
+    code, _, err = run(["explain", str(canvas_png), "--model", str(tiny_model_path), "--method", "gradient",
+                        "--out", str(out)], capsys)
+    assert code == 0 and json.loads((out / "canvas_gradient.json").read_text())["untrained"] is False
+
+
+def test_explain_unsafe_deserialization_is_an_explicit_opt_in(tmp_path, capsys):
+    """A Lambda layer (x2 after a Dense) is refused in safe mode, loaded with the flag; the gradient
+    map is then |2 W[:, c]| normalised, i.e. |W[:, c]| normalised."""
+    import keras
+
+    keras.utils.set_random_seed(4)
+    inp = keras.Input((8, 8, 1))
+    dense = keras.layers.Dense(3)
+    model = keras.Model(inp, keras.layers.Lambda(lambda t: t * 2.0)(dense(keras.layers.Flatten()(inp))))
+    model.save(tmp_path / "lam.keras")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((8, 8, 1)).astype(np.float32))
+    argv = ["explain", str(tmp_path / "x.npy"), "--model", str(tmp_path / "lam.keras"), "--method", "gradient",
+            "--target", "2", "--out", str(tmp_path / "ex")]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and "--unsafe-deserialization" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(argv + ["--unsafe-deserialization"], capsys)
+    assert code == 0, err
+    g = np.abs(dense.get_weights()[0][:, 2]).reshape(8, 8)
+    np.testing.assert_allclose(np.load(tmp_path / "ex" / "x_gradient.npy"), (g - g.min()) / (g.max() - g.min()),
+                               atol=1e-5)

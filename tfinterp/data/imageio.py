@@ -12,7 +12,7 @@ SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 def read_image(path, size: tuple[int, int] | None = None, channels: int | None = None,
-               value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+               value_range: tuple[float, float] = (0.0, 1.0), return_shape: bool = False):
     """Read one image file as float32 [H, W, C].
 
     `size` (H, W) resizes bilinearly, `channels` (1 or 3) converts grey/colour, and the
@@ -20,6 +20,11 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
     PNGs) to `value_range`. A GIF gives its first frame. 16-bit colour PNGs Pillow reduces to
     8 bits per channel itself. An image over Pillow's pixel limit (a possible decompression
     bomb) is refused before it is decoded.
+
+    With `return_shape`, returns ``(image, (h, w, c))``: the file's own height, width and
+    channel count before any conversion (c: 1 grey, 2 grey + alpha, 3 colour, 4 colour +
+    alpha or CMYK; a palette image counts as colour, with alpha if it has transparency), so a
+    caller can say what was converted without reading the file again.
     """
     import warnings
 
@@ -39,6 +44,7 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
             with Image.open(path) as im:
                 im.seek(0)
                 im.load()
+                original = (int(im.size[1]), int(im.size[0]), _channel_count(im))
                 if im.mode in _SIXTEEN_BIT_GREY:
                     arr = _sixteen_bit_grey(im, size, channels)
                 else:
@@ -56,7 +62,44 @@ def read_image(path, size: tuple[int, int] | None = None, channels: int | None =
     if arr.ndim == 2:
         arr = arr[..., None]
     lo, hi = value_range
-    return (lo + arr * (hi - lo)).astype(np.float32)
+    arr = (lo + arr * (hi - lo)).astype(np.float32)
+    return (arr, original) if return_shape else arr
+
+
+def _channel_count(im) -> int:
+    """Channels of a decoded Pillow image as the file holds them (a palette image: 3, or 4 with
+    transparency)."""
+    if im.mode in ("P", "PA"):
+        return 4 if (im.mode == "PA" or "transparency" in im.info) else 3
+    return len(im.getbands())
+
+
+CHANNEL_WORDS = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}
+
+
+def describe_conversion(original, target) -> str | None:
+    """What reading an image of `original` (h, w, c) for a model taking `target` (H, W, C)
+    changed, in words ("427x640 RGB -> 64x64 grey, resized (aspect ratio not kept), colour to
+    grey"); None when nothing was converted. Sizes are height x width, as in the model's shape."""
+    h, w, c = (int(v) for v in original)
+    th, tw, tc = (int(v) for v in target)
+    # a grey+alpha or colour+alpha file loses its alpha; grey <-> colour is what the model needs
+    resized, recoloured = (h, w) != (th, tw), c != tc
+    if not (resized or recoloured):
+        return None
+    src, dst = CHANNEL_WORDS.get(c, f"{c}-channel"), CHANNEL_WORDS.get(tc, f"{tc}-channel")
+    done = []
+    if resized:
+        aspect = abs((h / w) / (th / tw) - 1.0) > 0.01
+        done.append("resized" + (" (aspect ratio not kept)" if aspect else ""))
+    if recoloured:
+        if c in (2, 4) and tc == c - 1:
+            done.append("alpha dropped")
+        elif tc == 1:
+            done.append("colour to grey" + (", alpha dropped" if c in (2, 4) else ""))
+        else:
+            done.append("grey to RGB" + (", alpha dropped" if c == 2 else ""))
+    return f"{h}x{w} {src} -> {th}x{tw} {dst}, {', '.join(done)}"
 
 
 # Pillow's modes for one 16-bit channel (16-bit greyscale PNGs open as "I;16"; older Pillow
