@@ -155,6 +155,8 @@ def explain_cmd(
                                                      "file whose source you trust (it can run arbitrary code)."),
     target: Optional[int] = typer.Option(None, "--target", help="Class to explain (default: the predicted class)."),
     layer: Optional[str] = typer.Option(None, "--layer", help="Layer for layer-based methods (alias or path)."),
+    figures: str = typer.Option("all", "--figures", help="Overlay PNGs for all images, none, or first:N "
+                                "(maps and JSON are written for every image)."),
     param: Optional[List[str]] = typer.Option(None, "--param", help="Method parameter key=value (repeatable), "
                                               "e.g. --param steps2=70 --param stage=inversion. A model that "
                                               "carries a tuned setting (the shipped vggsmall_clutter64) uses it "
@@ -177,9 +179,10 @@ def explain_cmd(
     folder = out_dir(out)
     written = explain_files(images, method=method, model=model, target=target, layer=layer,
                             batch_size=batch_size, out=folder, alpha=alpha, params=params,
-                            unsafe_deserialization=unsafe_deserialization)
+                            unsafe_deserialization=unsafe_deserialization, figures=figures)
     for item in written:
-        typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f}) -> {item['overlay']}")
+        typer.echo(f"{item['image']}: class {item['target']} (p={item['probability']:.3f})"
+                   + (f" -> {item['overlay']}" if item.get("overlay") else ""))
     typer.echo(f"explanations written to {folder}/")
 
 

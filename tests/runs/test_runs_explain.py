@@ -344,3 +344,32 @@ def test_setting_line_for_several_methods_names_those_the_setting_changes():
         "using the setting tuned for vggsmall_clutter64 on clutter64/tune for guided-inversion (your --alpha kept")
     chosen = {m: explanation_setting(m, shipped, {"preset": "paper"}) for m in ("guided-inversion", "gradient")}
     assert setting_line(shipped, chosen) is None
+
+
+def test_figures_option_limits_the_overlays_not_the_maps(linear, tmp_path):
+    """--figures none / first:N / all: every image gets its map and JSON; only N get a PNG, and the
+    PNG is the fast overlay (its size is the renderer's, known from render_overlay)."""
+    from PIL import Image
+
+    from tfinterp.runs.explain import explain_files, parse_figures
+    from tfinterp.viz import render_overlay
+
+    path, _ = linear
+    x = np.random.default_rng(3).random((3, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "three.npy", x)
+    for spec, drawn in (("none", 0), ("first:2", 2), ("all", 3)):
+        out = tmp_path / spec.replace(":", "_")
+        out.mkdir()
+        written = explain_files([str(tmp_path / "three.npy")], "gradient", str(path), out=out, figures=spec)
+        assert len(written) == 3 and all((out / f"three_{i}_gradient.npy").exists() for i in range(3))
+        pngs = sorted(out.glob("*.png"))
+        assert [p.name for p in pngs] == [f"three_{i}_gradient.png" for i in range(drawn)]
+        assert [s["overlay"] is not None for s in written] == [i < drawn for i in range(3)]
+    s = written[0]
+    expected = render_overlay(x[0], np.load(tmp_path / "all" / "three_0_gradient.npy"), title="line 1\nline 2",
+                              box=(s["box"]["ymin"], s["box"]["xmin"], s["box"]["ymax"], s["box"]["xmax"]))
+    assert Image.open(pngs[0]).size[1] == expected.shape[0]  # two title lines, as the written one
+    assert parse_figures("first:0") == 0 and parse_figures("ALL") is None
+    for bad in ("first", "first:x", "some", "first:-1"):
+        with pytest.raises(UserError, match="--figures takes all, none or first:N"):
+            parse_figures(bad)

@@ -235,8 +235,24 @@ def build_explainer(method: str, model, params: dict | None = None, layer: str |
 
 # ---- the job ------------------------------------------------------------------------------
 
+def parse_figures(spec) -> int | None:
+    """`--figures`: ``all`` (None: a figure for every image), ``none`` (0) or ``first:N`` (N)."""
+    if spec is None or isinstance(spec, int):
+        return spec
+    text = str(spec).strip().lower()
+    if text == "all":
+        return None
+    if text == "none":
+        return 0
+    head, sep, tail = text.partition(":")
+    if head == "first" and sep and tail.strip().isdigit():
+        return int(tail)
+    raise UserError(f"--figures takes all, none or first:N (e.g. first:20), got '{spec}'")
+
+
 def explain_files(items, method: str, model: str, target=None, layer=None, batch_size=32, out=Path("."),
-                  alpha: float | None = None, params: dict | None = None, unsafe_deserialization: bool = False):
+                  alpha: float | None = None, params: dict | None = None, unsafe_deserialization: bool = False,
+                  figures="all"):
     """Explain every image in `items` with `method` (or ``"all"``).
 
     Per image and method: an overlay PNG (heatmap on the image, predicted class and
@@ -253,7 +269,12 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     ``preset``, ``tuned_from``, ``alpha``, ``box`` as ``{"ymin", "xmin", "ymax", "xmax"}``
     (`BOX_CONVENTION`: max exclusive), ``converted_from`` ([h, w, c] of the file, or None) and
     ``untrained``.
+
+    `figures` (``all``, ``none``, ``first:N``) says for how many images the overlay PNG (or, with
+    ``"all"``, the comparison figure) is drawn; the maps and JSON are written for every image.
+    Overlays are composited with NumPy / Pillow (`tfinterp.viz.save_overlays`), a few ms each.
     """
+    n_figures = parse_figures(figures)
     if method == "prototypes":  # ProtoNet's own explanation (tfinterp.explain.prototypes)
         return explain_prototype_files(items, model, target=target, batch_size=batch_size, out=out,
                                        unsafe_deserialization=unsafe_deserialization)
@@ -264,7 +285,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     from tfinterp.metrics import box_from_map
     from tfinterp.models import load_model
     from tfinterp.utils import atomic_path, write_json
-    from tfinterp.viz import save_comparison, save_overlay
+    from tfinterp.viz import save_comparison, save_overlays
 
     available = list_methods()
     if method != "all" and method not in available:
@@ -299,7 +320,8 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
         maps, extra = _with_progress(explainer, x, targets, batch_size, meth)
         results[meth] = (maps, extra, (time.perf_counter() - t0) / len(x), explainer.params)
 
-    written = []
+    written, pending = [], []  # pending overlays: drawn together once the maps are written
+    draw = (lambda i: True) if n_figures is None else (lambda i: i < n_figures)
     for i, (name, img, t, p) in enumerate(zip(names, x, targets, probs)):
         pred, t = int(p.argmax()), int(t)
         title = f"target {label(t)}, p={p[t]:.3f}\npredicted {label(pred)}, p={p[pred]:.3f}"
@@ -321,9 +343,11 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
                         np.save(f, extra[i])
                 entry["stage1_map"] = str(out / f"{stem}_stage1.npy")
             if method != "all":
-                panels = {"stage 1 (salient object)": extra[i]} if extra is not None else {}
-                entry["overlay"] = str(save_overlay(out / f"{stem}.png", img, maps[i], title=f"{meth}: {title}",
-                                                    box=box, extra=panels))
+                entry["overlay"] = None
+                if draw(i):
+                    panels = {"stage 1 (salient object)": extra[i]} if extra is not None else {}
+                    pending.append((out / f"{stem}.png", img, maps[i], f"{meth}: {title}", box, panels))
+                    entry["overlay"] = str(out / f"{stem}.png")
             per_method[meth] = entry
         summary = {"image": name, "model": model, "untrained": untrained, "target": t,
                    "target_name": class_names[t] if class_names else None, "probability": float(p[t]),
@@ -332,13 +356,15 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
                    "box_convention": BOX_CONVENTION}
         if method == "all":
             fig = save_comparison(out / f"{name}_all.png", img, {m: results[m][0][i] for m in methods},
-                                  title=title)
-            summary.update({"methods": per_method, "overlay": str(fig)})
+                                  title=title) if draw(i) else None
+            summary.update({"methods": per_method, "overlay": str(fig) if fig else None})
             write_json(out / f"{name}_all.json", summary)
         else:
             summary.update(per_method[method])
             write_json(out / f"{name}_{method}.json", summary)
         written.append(summary)
+    if pending:
+        save_overlays(*zip(*pending))
     return written
 
 
