@@ -33,11 +33,40 @@ def _click_exceptions() -> dict:
             for name in ("Exit", "Abort", "ClickException")}
 
 
+def _runs_a_command(args) -> bool:
+    """True when `args` run a command (they all import TensorFlow), not a --help or a bad name."""
+    if any(a in ("--help", "-h") for a in args):
+        return False
+    words = [a for a in args if not a.startswith("-")]
+    if not words:
+        return False
+    if words[0] in {c.name for c in app.registered_commands}:
+        return True
+    groups = {g.name: g.typer_instance for g in app.registered_groups}
+    return (words[0] in groups and len(words) > 1
+            and words[1] in {c.name for c in groups[words[0]].registered_commands})
+
+
+def _help_hint(e) -> str:
+    """`see 'tfinterp <command> --help'` for the (sub)command whose options were wrong."""
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "tfinterp"
+    return f"see '{path} --help'"
+
+
 def main(argv=None) -> int:
-    """Console entry point: run the app; bad input -> one line on stderr, exit 2."""
+    """Console entry point: run the app; bad input -> one line on stderr, exit 2.
+
+    TensorFlow's C++ start-up lines are kept off stderr here, once, for every command
+    (`tfinterp.cli.common.quiet_tensorflow`); `--help` never imports TensorFlow.
+    """
     exc = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if _runs_a_command(args):
+        from tfinterp.cli.common import quiet_tensorflow
+
+        quiet_tensorflow()
     try:
         result = app(args=args, prog_name="tfinterp", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -49,7 +78,7 @@ def main(argv=None) -> int:
     except exc["ClickException"] as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e.format_message()} (see `tfinterp --help`)", file=sys.stderr)
+        print(f"error: {e.format_message()} ({_help_hint(e)})", file=sys.stderr)
         return 2
     except UserError as e:
         if debug:
