@@ -37,20 +37,32 @@ def _runs_a_command(args) -> bool:
     """True when `args` run a command (they all import TensorFlow), not a --help or a bad name."""
     if any(a in ("--help", "-h") for a in args):
         return False
+    words = _command_words(args)
+    level = app
+    for w in words[:-1]:
+        level = {g.name: g.typer_instance for g in level.registered_groups}[w]
+    return bool(words) and words[-1] in {c.name for c in level.registered_commands}
+
+
+def _command_words(args) -> list[str]:
+    """The command (and subcommand) names at the head of `args` ([] for none)."""
     words = [a for a in args if not a.startswith("-")]
-    if not words:
-        return False
-    if words[0] in {c.name for c in app.registered_commands}:
-        return True
-    groups = {g.name: g.typer_instance for g in app.registered_groups}
-    return (words[0] in groups and len(words) > 1
-            and words[1] in {c.name for c in groups[words[0]].registered_commands})
+    out, level = [], app
+    for w in words[:2]:
+        if w in {c.name for c in level.registered_commands}:
+            return [*out, w]
+        groups = {g.name: g.typer_instance for g in level.registered_groups}
+        if w not in groups:
+            break
+        out, level = [*out, w], groups[w]
+    return out
 
 
-def _help_hint(e) -> str:
-    """`see 'tfinterp <command> --help'` for the (sub)command whose options were wrong."""
+def _help_hint(e, args) -> str:
+    """`see 'tfinterp <command> --help'` for the (sub)command whose options were wrong (click's
+    context when the error carries one, else the command words of `args`)."""
     ctx = getattr(e, "ctx", None)
-    path = getattr(ctx, "command_path", None) or "tfinterp"
+    path = getattr(ctx, "command_path", None) or " ".join(["tfinterp", *_command_words(args)])
     return f"see '{path} --help'"
 
 
@@ -78,7 +90,7 @@ def main(argv=None) -> int:
     except exc["ClickException"] as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e.format_message()} ({_help_hint(e)})", file=sys.stderr)
+        print(f"error: {e.format_message()} ({_help_hint(e, args)})", file=sys.stderr)
         return 2
     except UserError as e:
         if debug:

@@ -55,11 +55,13 @@ def train_protonet_cmd(
     from tfinterp.runs.protonet import best_dataset, train
     from tfinterp.training.protonet import ProtoNetConfig
 
+    line = None
     if "dataset" not in cfg_values:
         cfg_values["dataset"], line = best_dataset()
-        say(f"tfinterp: {line}")
     cfg = ProtoNetConfig.from_dict(cfg_values)
     folder = resolve_out(out, "train-protonet", cfg.dataset)
+    if line:  # after the options were checked: a bad option stays a one-line error
+        say(f"tfinterp: {line}")
     result = train(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]), fresh=fresh)
     if result.get("already_finished"):
         from tfinterp.cli.commands import training_summary
