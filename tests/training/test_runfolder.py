@@ -48,6 +48,7 @@ def test_new_finished_and_changed_runs(tmp_path):
     assert runfolder.prepare(out, rec) is None
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     (out / "cnn2_fashion_mnist.json").write_text(json.dumps({"metrics": {"test_accuracy": 0.5}}))
+    (out / "cnn2_fashion_mnist.keras").write_bytes(b"model")
     runfolder.finish(out, rec)
     done = runfolder.prepare(out, rec)
     assert done == {"metrics": {"test_accuracy": 0.5}, "already_finished": True}
@@ -58,6 +59,9 @@ def test_new_finished_and_changed_runs(tmp_path):
     with pytest.raises(UserError, match="holds a finished run of cnn2 on fashion_mnist; this run trains madry on "
                                         "fashion_mnist"):
         runfolder.prepare(out, _record(model="madry"))
+    (out / "cnn2_fashion_mnist.keras").unlink()             # the model moved away: train again, afresh
+    (out / "history.csv").write_text("epoch,loss\n0,1.0\n1,0.5\n")
+    assert runfolder.prepare(out, rec) is None and not (out / "history.csv").exists()
 
 
 def test_backup_of_this_run_resumes_another_is_refused(tmp_path):

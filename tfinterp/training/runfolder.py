@@ -8,9 +8,9 @@ written. A run started again on the same folder then
   and config (only `RESUMABLE` keys may differ: more epochs, another strategy);
 - **is refused** (a `UserError` naming both runs) when that backup belongs to another model
   or config: Keras would otherwise try to load the other model's weights;
-- **does nothing** when the folder holds a finished run of the same config: the stored
-  result is returned (``already_finished``), like `make` with nothing to do; a finished run
-  of another config (other epochs, another model) is refused;
+- **does nothing** when the folder holds a finished run of the same config (its model and
+  JSON still there): the stored result is returned (``already_finished``), like `make` with
+  nothing to do; a finished run of another config (other epochs, another model) is refused;
 - **starts afresh** when there is nothing to resume: the history of an earlier attempt that
   never reached a backup is discarded, so ``history.csv`` only ever holds one run.
 
@@ -92,8 +92,9 @@ def prepare(out, record: dict, fresh: bool = False, result_file: str | None = No
     """Get folder `out` ready for the run described by `record` (job, stem, model, dataset, config).
 
     Returns None when the run should train (from scratch or resuming), or the stored result
-    (the JSON dict of `result_file`, with ``already_finished = True``) of a finished run of
-    the same configuration. Raises `UserError` when the folder holds another run.
+    (the JSON dict of `result_file`, default ``<stem>.json``, with ``already_finished = True``)
+    of a finished run of the same configuration whose ``<stem>.keras`` is still there.
+    Raises `UserError` when the folder holds another run.
     """
     out = Path(out)
     if fresh:
@@ -106,7 +107,7 @@ def prepare(out, record: dict, fresh: bool = False, result_file: str | None = No
         diff = _differences(rec["config"], record["config"], EXECUTION)
         same = rec.get("job") == record["job"] and _label(rec) == _label(record) and not diff
         result = out / (result_file or f"{record['stem']}.json")
-        if same and result.is_file():
+        if same and result.is_file() and (out / f"{record['stem']}.keras").is_file():
             try:
                 stored = json.loads(result.read_text())
             except ValueError:
