@@ -125,6 +125,15 @@ def test_pipeline_order_depends_on_seed_and_epoch_only():
     assert order(b) == epochs[2]
     assert order(pipeline(data, 6, shuffle_seed=4)) != epochs[0]
     assert int(a.cardinality()) == 4
+    import tensorflow as tf                                # a Dataset input: a reshuffled seeded buffer
+
+    def flip(xb, yb, seed):
+        return xb * 0 + tf.cast(seed[1], tf.float32)[None, None], yb
+    streamed = pipeline(tf.data.Dataset.from_tensor_slices(data), 6, shuffle_seed=3, augment=flip)
+    passes = [order(streamed) for _ in range(2)]
+    assert all(sorted(e) == list(range(20)) for e in passes) and passes[0] != passes[1]
+    seeds = [b[0].numpy()[0, 0] for b in pipeline(data, 6, shuffle_seed=3, augment=flip)]
+    assert len(set(seeds)) == 4                            # one augmentation seed per batch
 
 
 def _history(path):

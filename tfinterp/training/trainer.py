@@ -151,15 +151,19 @@ def make_strategy(name: str = "default", cpu_devices: int = 2):
 def pipeline(data, batch_size, shuffle_seed=None, augment=None):
     """Batched tf.data pipeline of `(images, labels)` arrays or a Dataset.
 
-    With `shuffle_seed`, every epoch is shuffled, and epoch `e`'s order is a function of
-    (`shuffle_seed`, `e`) alone: a stateless permutation keyed by both (for a Dataset input, a
-    full-size shuffle buffer seeded by both). The epoch is read from a counter the pipeline
-    carries (``ds.epoch_counter``): `fit_run` sets it to Keras' epoch index at the start of
-    every epoch (`EpochOrder`), so a run resumed by `BackupAndRestore` at epoch k sees epoch
-    k's order and reproduces the uninterrupted run; used elsewhere the counter simply counts
-    the passes over the data. ``augment(images, labels, seed)``, if given, maps every
-    training batch, with a stateless seed ([2] int32) folded from (`shuffle_seed`, epoch,
-    batch index), so augmentations resume exactly too. Build the pipeline outside
+    With `shuffle_seed`, every epoch is shuffled, and for in-memory arrays (every library data
+    set but the streaming tfds ones) epoch `e`'s order is a function of (`shuffle_seed`, `e`)
+    alone: a stateless permutation keyed by both. The epoch is read from a counter the
+    pipeline carries (``ds.epoch_counter``): `fit_run` sets it to Keras' epoch index at the
+    start of every epoch (`EpochOrder`), so a run resumed by `BackupAndRestore` at epoch k
+    sees epoch k's order and reproduces the uninterrupted run; used elsewhere the counter
+    simply counts the passes over the data. ``augment(images, labels, seed)``, if given, maps
+    every training batch, with a stateless seed ([2] int32) folded from (`shuffle_seed`,
+    epoch, batch index), so augmentations resume exactly too. A `tf.data.Dataset` input
+    cannot be permuted by index: it goes through a seeded shuffle buffer reshuffled every
+    epoch, whose sequence restarts on resume (tf.data's shuffle takes only a Python seed and
+    Keras' backup does not hold iterator state), so only there a resumed run's later epochs
+    see other orders than the uninterrupted run's. Build the pipeline outside
     ``strategy.scope()`` (its counter is a plain host variable).
     """
     import numpy as np
@@ -180,6 +184,8 @@ def pipeline(data, batch_size, shuffle_seed=None, augment=None):
     else:
         n = int(data.cardinality())
         batches = -(-n // batch_size) if n > 0 else None
+        shuffled = data.shuffle(min(n if n > 0 else 10000, 60000), seed=int(shuffle_seed),
+                                reshuffle_each_iteration=True).batch(batch_size)
 
     def one_epoch(_):
         epoch = counter.assign_add(1)
@@ -189,8 +195,7 @@ def pipeline(data, batch_size, shuffle_seed=None, augment=None):
             ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
                 lambda i: tuple(tf.gather(a, i) for a in arrays))
         else:
-            buffer = min(n if n > 0 else 10000, 60000)
-            ds = data.shuffle(buffer, seed=seed * 1000003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+            ds = shuffled
         if augment is not None:
             ds = ds.enumerate().map(
                 lambda b, xy: augment(*xy, tf.random.experimental.stateless_fold_in(key, b + 1)),
