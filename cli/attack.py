@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from tfinterp.cli.app import app
+from tfinterp.cli.common import out_help, unsafe_help
 
 
 @app.command("attack")
@@ -32,23 +33,24 @@ def attack_cmd(
     defense: Optional[str] = typer.Option(None, "--defense", help="threshold or threshold:MU (BPDA attack through it)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
-    out: Path = typer.Option(..., "--out", help="Output folder (adversarial.npz, examples.png, summary.json, pixel_stats)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("attack", "adversarial.npz, examples.png, "
+                                       "summary.json, pixel_stats")),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization",
+                                                help=unsafe_help(".keras files (the model and any --ensemble ones)")),
 ):
     """Craft adversarial examples: .npz, a figure of originals / adversarials / perturbations, pixel statistics."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
-
-    quiet_tensorflow()
+    from tfinterp.cli.common import model_stem, resolve_out
     from tfinterp.runs.attack import run_attack
 
-    folder = out_dir(out)
+    folder = resolve_out(out, "attack", model_stem(model), dataset, method)
     s = run_attack(model, method=method, dataset=dataset, split=split, limit=limit, eps=eps, steps=steps,
                    step_size=step_size, norm=norm, loss=loss, restarts=restarts, target=target,
                    ensemble=ensemble, defense=defense, batch_size=batch_size, seed=seed, out=folder,
-                   command="tfinterp " + " ".join(sys.argv[1:]))
+                   command="tfinterp " + " ".join(sys.argv[1:]), unsafe_deserialization=unsafe_deserialization)
     typer.echo(f"{s['method']}: accuracy {s['clean_accuracy']:.4f} -> {s['adversarial_accuracy']:.4f} on "
                f"{s['examples']} images"
                + (f", target reached {s['target_success']:.4f}" if s.get("target_success") is not None else "")
-               + f" ({s['seconds']:.2f} s); wrote {folder / 'adversarial.npz'}, {folder / 'examples.png'}")
+               + f" ({s['seconds']:.2f} s); adversarial.npz and examples.png written to {folder}/")
 
 
 @app.command("detect")
@@ -63,16 +65,17 @@ def detect_cmd(
     fit_limit: Optional[int] = typer.Option(None, "--fit-limit", min=1, help="Training images for the fit."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
-    out: Path = typer.Option(..., "--out", help="Output folder (detector.json, roc.png)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("detect", "detector.json, roc.png")),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization",
+                                                help=unsafe_help()),
 ):
     """Class-conditional Gaussian detector (Dong et al.): ROC AUC of natural vs adversarial inputs."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
-
-    quiet_tensorflow()
+    from tfinterp.cli.common import model_stem, resolve_out
     from tfinterp.runs.attack import run_detector
 
-    folder = out_dir(out)
+    folder = resolve_out(out, "detect", model_stem(model), dataset)
     r = run_detector(model, dataset=dataset, layer=layer, method=method, eps=eps, steps=steps, limit=limit,
-                     fit_limit=fit_limit, batch_size=batch_size, seed=seed, out=folder)
+                     fit_limit=fit_limit, batch_size=batch_size, seed=seed, out=folder,
+                     unsafe_deserialization=unsafe_deserialization)
     typer.echo(f"detector on '{layer}': ROC AUC {r['auc']:.4f} ({r['natural']} natural vs {r['adversarial']} "
-               f"successful {method} examples); wrote {folder / 'detector.json'}, {folder / 'roc.png'}")
+               f"successful {method} examples); detector.json and roc.png written to {folder}/")

@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from tfinterp.cli.app import Strategy, app, train_app
+from tfinterp.cli.common import out_help, unsafe_help
 
 
 @app.command("models")
@@ -29,7 +30,8 @@ def models_cmd(shipped: bool = typer.Option(False, "--shipped", help="List the t
 
 @train_app.command("classifier")
 def train_classifier_cmd(
-    out: Path = typer.Option(..., "--out", help="Output folder (model, metrics JSON, logs, backups)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("train-classifier", "model, metrics JSON, "
+                                       "history, logs, backup; run again to resume an interrupted run")),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML config file with a train table."),
     model: Optional[str] = typer.Option(None, "--model", help="Zoo model name (see `tfinterp models`)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="mnist, fashion_mnist, clutter64, or a tfds name."),
@@ -47,10 +49,12 @@ def train_classifier_cmd(
     jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step."),
     step: Optional[str] = typer.Option(None, "--step", help="Training step: natural (cross-entropy, the default) or another registered step."),
     step_param: Optional[List[str]] = typer.Option(None, "--step-param", help="Step parameter KEY=VALUE (repeatable)."),
+    fresh: bool = typer.Option(False, "--fresh", help="Discard the backup, history and logs in --out and train "
+                               "from scratch (a finished run of the same config is otherwise left as it is)."),
     verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
 ):
     """Train a zoo classifier on a data set (resumes after an interruption)."""
-    from tfinterp.cli.common import merge, out_dir, quiet_tensorflow, read_config
+    from tfinterp.cli.common import merge, read_config, resolve_out
     from tfinterp.params import parse_assignments
 
     table = read_config(config, "train")
@@ -60,15 +64,25 @@ def train_classifier_cmd(
         table, model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
         cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit, step=step)
-    quiet_tensorflow()
     from tfinterp.training import TrainConfig, train_classifier
 
     cfg = TrainConfig.from_dict(cfg_values)
-    folder = out_dir(out)
-    metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]))
-    m = metrics["metrics"]
-    typer.echo(f"test accuracy {m['test_accuracy']:.4f} ({metrics['data']['test_examples']} test examples); "
-               f"model: {folder / (metrics['stem'] + '.keras')}; metrics: {folder / (metrics['stem'] + '.json')}")
+    folder = resolve_out(out, "train-classifier", cfg.model, cfg.dataset)
+    metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]),
+                               fresh=fresh)
+    typer.echo(training_summary(metrics, folder))
+
+
+def training_summary(result: dict, folder: Path) -> str:
+    """The last line of a training command: test accuracy and where the files went (or, for a
+    folder that already held a finished run of this configuration, that nothing was done)."""
+    acc = (result.get("metrics") or {}).get("test_accuracy")
+    acc_s = f"test accuracy {acc:.4f}" if isinstance(acc, (int, float)) else "no test accuracy"
+    if result.get("already_finished"):
+        return (f"{folder}/ holds a finished run of this configuration ({acc_s}); nothing to do "
+                "(pass --fresh to train again from scratch)")
+    return (f"{acc_s} ({result['data']['test_examples']} test examples); "
+            f"model: {folder / (result['stem'] + '.keras')}; written to {folder}/")
 
 
 @app.command("eval")
@@ -79,7 +93,8 @@ def eval_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Evaluate on the first N examples "
                                         "(a fixed random N of the digit-sorted offline MNIST subset)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
-    out: Path = typer.Option(..., "--out", help="Output folder (metrics JSON, confusion matrix PNG)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("eval", "metrics JSON, confusion matrix PNG; "
+                                       "robustness JSON and PNG with --attack")),
     attack: Optional[str] = typer.Option(None, "--attack", help="Also attack: pgd, fgsm, ifgs, ensemble "
                                          "(robustness.json and robustness.png per --eps)."),
     eps: Optional[str] = typer.Option(None, "--eps", help="Comma-separated eps values, e.g. 0.1,0.2,0.3."),
@@ -91,52 +106,56 @@ def eval_cmd(
     pixel_stats: bool = typer.Option(False, "--pixel-stats", help="With --attack: pixel_stats.png of natural vs "
                                      "adversarial grey levels."),
     seed: int = typer.Option(0, "--seed", min=0),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
 ):
     """Accuracy, per-class accuracy and a confusion-matrix figure of a model on a data set;
     with --attack, clean and robust accuracy per eps (optionally through --defense)."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
+    from tfinterp.cli.common import model_stem, resolve_out
     from tfinterp.errors import UserError
 
     if attack is None and (eps or steps or step_size or restarts or pixel_stats):
         raise UserError("--eps, --steps, --step-size, --restarts and --pixel-stats need --attack")
     if attack is None and defense is not None:
         raise UserError("--defense needs --attack (e.g. --attack pgd --eps 0.1)")
-    quiet_tensorflow()
-    folder = out_dir(out)
+    folder = resolve_out(out, "eval", model_stem(model), dataset)
     if attack is not None:
         from tfinterp.runs.robustness import evaluate_robustness
 
         r = evaluate_robustness(model, dataset, split=split, limit=limit, method=attack,
                                 eps_list=eps if eps is not None else "0.1", defense=defense,
                                 batch_size=batch_size, pixel_stats=pixel_stats, out=folder, seed=seed,
-                                steps=steps, step_size=step_size, restarts=restarts)
+                                steps=steps, step_size=step_size, restarts=restarts,
+                                unsafe_deserialization=unsafe_deserialization)
         curve = ", ".join(f"eps {row['eps']:g}: {row['accuracy']:.4f}" for row in r["results"])
         typer.echo(f"clean accuracy {r['clean_accuracy']:.4f}; {attack} {curve} on {r['examples']} examples "
-                   f"of {dataset}/{split}; wrote {folder / 'robustness.json'} and {folder / 'robustness.png'}")
+                   f"of {dataset}/{split}; robustness.json and robustness.png written to {folder}/")
         return
     from tfinterp.runs.evaluate import evaluate_classifier
 
-    result = evaluate_classifier(model, dataset, split=split, limit=limit, batch_size=batch_size, out=folder)
+    result = evaluate_classifier(model, dataset, split=split, limit=limit, batch_size=batch_size, out=folder,
+                                 unsafe_deserialization=unsafe_deserialization)
     typer.echo(f"accuracy {result['accuracy']:.4f} on {result['examples']} examples of {dataset}/{split}; "
-               f"wrote {folder / 'metrics.json'} and {folder / 'confusion.png'}")
+               f"metrics.json and confusion.png written to {folder}/")
 
 
 @app.command("export")
 def export_cmd(
     model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
-    out: Path = typer.Option(..., "--out", help="Base folder; the SavedModel goes to OUT/<version>/."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("export", "the SavedModel goes to "
+                                       "OUT/<version>/")),
     version: Optional[int] = typer.Option(None, "--version", min=1, help="Version number (default: next free)."),
     with_explanation: Optional[str] = typer.Option(None, "--with-explanation",
                                                    help="Add an 'explain' signature returning this method's "
                                                         "saliency map with the prediction (e.g. gradcam)."),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
 ):
     """Export a model as a TensorFlow Serving SavedModel (signature serving_default)."""
-    from tfinterp.cli.common import quiet_tensorflow
-
-    quiet_tensorflow()
+    from tfinterp.cli.common import model_stem, resolve_out
     from tfinterp.runs.export import export_model
 
-    path = export_model(model, out, version=version, explanation=with_explanation)
+    folder = resolve_out(out, "export", model_stem(model))
+    path = export_model(model, folder, version=version, explanation=with_explanation,
+                        unsafe_deserialization=unsafe_deserialization)
     extra = f"; explain: images -> saliency ({with_explanation}), probabilities, class_id" if with_explanation else ""
     typer.echo(f"SavedModel written to {path} (signature serving_default: images -> probabilities, logits, "
                f"class_id{extra})")
@@ -166,17 +185,17 @@ def explain_cmd(
                                           help="Box threshold: alpha x mean of the map (default: the model's "
                                                "tuned alpha, else 1.0)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
-    out: Path = typer.Option(..., "--out", help="Output folder (overlay PNG, raw .npy map, JSON per image)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=out_help("explain", "overlay PNG, raw .npy map, JSON "
+                                       "per image")),
 ):
     """Explain a model's prediction on images: heatmap overlay PNG, raw map and JSON summary."""
-    from tfinterp.cli.common import out_dir, quiet_tensorflow
+    from tfinterp.cli.common import images_stem, resolve_out
     from tfinterp.params import parse_assignments
 
     params = parse_assignments(param)
-    quiet_tensorflow()
     from tfinterp.runs.explain import explain_files
 
-    folder = out_dir(out)
+    folder = resolve_out(out, "explain", images_stem(images))
     written = explain_files(images, method=method, model=model, target=target, layer=layer,
                             batch_size=batch_size, out=folder, alpha=alpha, params=params,
                             unsafe_deserialization=unsafe_deserialization, figures=figures)

@@ -1,4 +1,5 @@
-"""Shared CLI plumbing: config files, option merging, output folders. No algorithms here."""
+"""Shared CLI plumbing: config files, option merging, output folders, TensorFlow's start-up
+noise. No algorithms here."""
 
 from __future__ import annotations
 
@@ -71,11 +72,80 @@ def merge(config: dict, **overrides) -> dict:
     return out
 
 
+# The one rule for default output folders: runs/<command>/<name>/ under the current folder,
+# the name built from what the command was run on (so running it again lands in the same
+# place: a training run resumes, an explanation is rewritten). Each command's --help shows
+# its line of this table (`out_help`), and `resolve_out` applies it.
+OUT_RULES = {
+    "explain": "<first image's stem, or the folder's name>",
+    "train-classifier": "<model>_<dataset>",
+    "train-protonet": "<dataset>",
+    "eval": "<model stem>_<dataset>",
+    "export": "<model stem>",
+    "attack": "<model stem>_<dataset>_<method>",
+    "detect": "<model stem>_<dataset>",
+    "latent-attack": "<model stem>_<dataset>",
+}
+
+
+def out_help(command: str, holds: str) -> str:
+    """The --help text of a command's --out option, with its default from `OUT_RULES`."""
+    return f"Output folder ({holds}). Default: runs/{command}/{OUT_RULES[command]}/ in the current folder."
+
+
+def unsafe_help(files: str = "a .keras file") -> str:
+    """The --help text of --unsafe-deserialization."""
+    return (f"Load {files} with Keras' safe mode off (it may then run the file's Python code, e.g. a Lambda "
+            "layer): only for a file whose source you trust.")
+
+
+def _safe(part) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(part)).strip("._") or "out"
+
+
+def model_stem(spec) -> str:
+    """The name a model is known by in default folder names: a file's stem, else the spec."""
+    return Path(str(spec).rstrip("/\\")).stem or str(spec)
+
+
+def images_stem(images) -> str:
+    """The first image's stem, or the name of the folder (or of a glob's folder) it is in."""
+    first = Path(str(images[0]) if images else ".")
+    if any(ch in first.name for ch in "*?["):
+        first = first.parent
+    if first.is_dir() or first.suffix == "":
+        return first.resolve().name or "images"
+    return first.stem
+
+
+def default_out(command: str, *parts) -> Path:
+    """runs/<command>/<parts joined by _>: the default --out of `command` (see `OUT_RULES`)."""
+    if command not in OUT_RULES:
+        raise KeyError(command)
+    return Path("runs") / command / "_".join(_safe(p) for p in parts if p not in (None, ""))
+
+
+def resolve_out(out, command: str, *parts) -> Path:
+    """The output folder: `out` when given, else `default_out(command, *parts)`; created (`out_dir`)."""
+    return out_dir(out if out is not None else default_out(command, *parts))
+
+
 def out_dir(path: Path) -> Path:
+    """Create output folder `path` (and its parents); every failure is one line (`UserError`)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"--out {path} exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"--out {path}: {parent} is a file, not a folder")
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {path}: cannot create the folder ({e.strerror or e})")
     return path
 
 

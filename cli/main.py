@@ -33,11 +33,52 @@ def _click_exceptions() -> dict:
             for name in ("Exit", "Abort", "ClickException")}
 
 
+def _runs_a_command(args) -> bool:
+    """True when `args` run a command (they all import TensorFlow), not a --help or a bad name."""
+    if any(a in ("--help", "-h") for a in args):
+        return False
+    words = _command_words(args)
+    level = app
+    for w in words[:-1]:
+        level = {g.name: g.typer_instance for g in level.registered_groups}[w]
+    return bool(words) and words[-1] in {c.name for c in level.registered_commands}
+
+
+def _command_words(args) -> list[str]:
+    """The command (and subcommand) names at the head of `args` ([] for none)."""
+    words = [a for a in args if not a.startswith("-")]
+    out, level = [], app
+    for w in words[:2]:
+        if w in {c.name for c in level.registered_commands}:
+            return [*out, w]
+        groups = {g.name: g.typer_instance for g in level.registered_groups}
+        if w not in groups:
+            break
+        out, level = [*out, w], groups[w]
+    return out
+
+
+def _help_hint(e, args) -> str:
+    """`see 'tfinterp <command> --help'` for the (sub)command whose options were wrong (click's
+    context when the error carries one, else the command words of `args`)."""
+    ctx = getattr(e, "ctx", None)
+    path = getattr(ctx, "command_path", None) or " ".join(["tfinterp", *_command_words(args)])
+    return f"see '{path} --help'"
+
+
 def main(argv=None) -> int:
-    """Console entry point: run the app; bad input -> one line on stderr, exit 2."""
+    """Console entry point: run the app; bad input -> one line on stderr, exit 2.
+
+    TensorFlow's C++ start-up lines are kept off stderr here, once, for every command
+    (`tfinterp.cli.common.quiet_tensorflow`); `--help` never imports TensorFlow.
+    """
     exc = _click_exceptions()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if _runs_a_command(args):
+        from tfinterp.cli.common import quiet_tensorflow
+
+        quiet_tensorflow()
     try:
         result = app(args=args, prog_name="tfinterp", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -49,7 +90,7 @@ def main(argv=None) -> int:
     except exc["ClickException"] as e:
         if debug:
             traceback.print_exc()
-        print(f"error: {e.format_message()} (see `tfinterp --help`)", file=sys.stderr)
+        print(f"error: {e.format_message()} ({_help_hint(e, args)})", file=sys.stderr)
         return 2
     except UserError as e:
         if debug:

@@ -126,7 +126,7 @@ def _bad_inputs(tmp, model, canvas):
         ("bad strategy", ["train", "classifier", "--strategy", "tpu", "--out", o]),
         ("export out is a file", ["export", m, "--out", str(tmp / "afile")]),
         ("unknown command", ["explode"]),
-        ("missing --out", ["explain", c]),
+        ("missing image argument", ["explain", "--model", m]),  # --out has a default now (issue 14)
         ("epochs zero", ["train", "classifier", "--epochs", "0", "--out", o]),
         ("unknown method parameter", ex + [c, "--method", "gradient", "--param", "steps=3"]),
         ("malformed --param", ex + [c, "--method", "occlusion", "--param", "patch"]),
@@ -134,6 +134,7 @@ def _bad_inputs(tmp, model, canvas):
         ("unknown explanation for export", ["export", m, "--out", str(tmp / "srv"), "--with-explanation", "x"]),
         *_bad_files_and_models(tmp, ex, c, o),
         *_bad_explain_inputs(tmp, ex, c, o),
+        *_bad_outputs_options_and_runs(tmp, m, c, o),
     ]
 
 
@@ -187,6 +188,53 @@ def _bad_explain_inputs(tmp, ex, c, o):
         ("prototypes on a classifier", ex + [c, "--method", "prototypes"]),
         ("negative alpha", ex + [c, "--method", "gradient", "--alpha", "-1"]),
         ("malformed explain section", ["explain", c, "--model", str(tmp / "sectioned.keras"), "--out", o]),
+    ]
+
+
+def _bad_outputs_options_and_runs(tmp, m, c, o):
+    """Issue 14's commands cases: --out under a regular file (every command that writes), a
+    ProtoNet given to `train classifier`, a TOML value of the wrong type, a folder holding
+    another model's backup, a bad subcommand option, unsafe files without the opt-in."""
+    import json
+
+    import keras
+
+    under = str(tmp / "afile" / "sub")
+    (tmp / "type.toml").write_text('[train]\nepochs = "three"\n')
+    other = tmp / "other_run"
+    (other / "backup").mkdir(parents=True)
+    (other / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    (other / "run.json").write_text(json.dumps({
+        "job": "train classifier", "stem": "cnn2_fashion_mnist", "model": "cnn2", "dataset": "fashion_mnist",
+        "status": "running", "config": {"model": "cnn2", "dataset": "fashion_mnist"}}))
+    inp = keras.Input((28, 28, 1))
+    logits = keras.layers.Dense(10)(keras.layers.Flatten()(inp))
+    keras.Model(inp, keras.layers.Lambda(lambda t: t * 1.0)(logits)).save(tmp / "lambda28.keras")
+    keras.Model(inp, logits).save(tmp / "plain28.keras")
+    lam, plain = str(tmp / "lambda28.keras"), str(tmp / "plain28.keras")
+    return [
+        ("explain --out under a file", ["explain", c, "--model", m, "--out", under]),
+        ("train classifier --out under a file", ["train", "classifier", "--out", under]),
+        ("train protonet --out under a file", ["train", "protonet", "--dataset", "fashion_mnist", "--out", under]),
+        ("eval --out under a file", ["eval", m, "--dataset", "fashion_mnist", "--out", under]),
+        ("export --out under a file", ["export", m, "--out", under]),
+        ("attack --out under a file", ["attack", m, "--dataset", "fashion_mnist", "--out", under]),
+        ("detect --out under a file", ["detect", m, "--dataset", "fashion_mnist", "--out", under]),
+        ("latent-attack --out under a file", ["latent-attack", m, "--out", under]),
+        ("train classifier --model protonet", ["train", "classifier", "--model", "protonet", "--out", o]),
+        ("TOML value of the wrong type", ["train", "classifier", "--config", str(tmp / "type.toml"), "--out", o]),
+        ("another model's backup in --out", ["train", "classifier", "--model", "madry", "--dataset", "fashion_mnist",
+                                             "--out", str(other)]),
+        ("bad subcommand option", ["explain", c, "--bogus"]),
+        ("bad train subcommand option", ["train", "protonet", "--prototypez", "3"]),
+        ("Lambda layer, eval without opt-in", ["eval", lam, "--dataset", "fashion_mnist", "--out", o]),
+        ("Lambda layer, attack without opt-in", ["attack", lam, "--dataset", "fashion_mnist", "--out", o]),
+        ("Lambda layer, ensemble member without opt-in",
+         ["attack", plain, "--method", "ensemble", "--ensemble", lam, "--dataset", "fashion_mnist", "--limit", "5",
+          "--out", o]),
+        ("Lambda layer, detect without opt-in", ["detect", lam, "--dataset", "fashion_mnist", "--out", o]),
+        ("Lambda layer, export without opt-in", ["export", lam, "--out", o]),
+        ("Lambda layer, latent-attack without opt-in", ["latent-attack", lam, "--out", o]),
     ]
 
 

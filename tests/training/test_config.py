@@ -54,18 +54,24 @@ def test_values_are_parsed_defaulted_and_rechecked():
     with pytest.raises(UserError, match="epochs must be an integer"):
         cfg.validate()
     p = ProtoNetConfig(filters="16, 8", decoder_filters=None)
-    assert p.filters == [16, 8] and p.epochs == 30 and p.batch_size == 250 and p.dataset == "mnist"
+    assert p.filters == [16, 8] and p.epochs == 40 and p.batch_size == 250 and p.dataset == "fashion_mnist"
+    assert ProtoNetConfig(filters=[16, 8]).decoder_filters is None  # a given encoder gets a mirrored decoder
+    assert ProtoNetConfig().decoder_filters == [16, 8, 8]           # the default one goes with the default filters
 
 
 def test_protonet_options_are_declared_once():
-    """The config's architecture keys and loss weights are the model's own Param objects."""
+    """The config's architecture keys and loss weights are the model's own Param objects (with
+    the shipped configuration's defaults, issue 14: the rule -- type, range, check -- is the model's)."""
+    import dataclasses
+
     from tfinterp.models.protonet import ARCH_PARAMS, LOSS_PARAMS, ProtoNet
 
     spec = ProtoNetConfig.param_spec()
     for key, name in (("prototypes", "num_prototypes"), ("latent_dim", "latent_dim"), ("filters", "filters"),
                       ("decoder", "decoder"), ("decoder_filters", "decoder_filters"),
                       ("classifier_init", "classifier_init")):
-        assert spec[key] is ARCH_PARAMS[name]
+        assert spec[key] is ARCH_PARAMS[name] or (
+            dataclasses.replace(spec[key], default=ARCH_PARAMS[name].default) == ARCH_PARAMS[name]), key
     for key, p in LOSS_PARAMS.items():
         assert spec[key] is p
     with pytest.raises(UserError, match="ProtoNet: decoder must be one of 'deconv'"):

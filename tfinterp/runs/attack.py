@@ -14,9 +14,12 @@ from tfinterp.errors import UserError
 
 def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=100, eps=None, steps=None,
                step_size=None, norm=None, loss=None, restarts=None, target=None, ensemble=None, defense=None,
-               batch_size=256, seed=0, out=None, command=None) -> dict:
+               batch_size=256, seed=0, out=None, command=None, unsafe_deserialization=False) -> dict:
     """Attack the first `limit` images of `dataset`; write adversarial.npz, examples.png,
-    summary.json, pixel_stats.json / .png under `out`. Returns the summary."""
+    summary.json, pixel_stats.json / .png under `out`. Returns the summary.
+
+    `unsafe_deserialization` loads `.keras` files (the model and the `ensemble` ones) with
+    Keras' safe mode off, for files the user trusts (`tfinterp.models.load_model`)."""
     from tfinterp.attacks.evaluate import defended_model, make_attack, pixel_statistics, predict_classes
     from tfinterp.attacks.targets import select_targets
     from tfinterp.checks import check_fit
@@ -28,7 +31,7 @@ def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=10
 
     set_seed(seed)
     parsed = parse_defense(defense)
-    base = load_model(model_spec)
+    base = load_model(model_spec, unsafe_deserialization=unsafe_deserialization)
     x, y = load_arrays(dataset, split, limit, materialize=True)
     check_fit(base, x, y)
     train_images = threshold_train_images(parsed, dataset)
@@ -38,7 +41,7 @@ def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=10
         if method != "ensemble":
             raise UserError("--ensemble is only for --method ensemble")
         for spec in [s.strip() for s in ensemble.split(",") if s.strip()]:
-            m = load_model(spec)
+            m = load_model(spec, unsafe_deserialization=unsafe_deserialization)
             check_fit(m, x, y)
             models.append(defended_model(m, parsed, eps, train_images)[0] if parsed else m)
     targeted_only = method in ("ifgs", "ensemble")
@@ -89,9 +92,10 @@ def run_attack(model_spec, method="pgd", dataset="mnist", split="test", limit=10
 
 
 def run_detector(model_spec, dataset, layer="features", method="pgd", eps=None, steps=None, limit=1000,
-                 fit_limit=None, batch_size=256, seed=0, out=None) -> dict:
+                 fit_limit=None, batch_size=256, seed=0, out=None, unsafe_deserialization=False) -> dict:
     """Fit Dong et al.'s class-conditional Gaussian detector on training images; ROC of natural
-    test images vs the successful adversarial examples of `method`. Writes detector.json and roc.png."""
+    test images vs the successful adversarial examples of `method`. Writes detector.json and roc.png.
+    `unsafe_deserialization`: see `run_attack`."""
     from tfinterp.attacks.evaluate import make_attack, predict_classes
     from tfinterp.attacks.targets import least_likely_targets
     from tfinterp.checks import check_fit
@@ -101,7 +105,7 @@ def run_detector(model_spec, dataset, layer="features", method="pgd", eps=None, 
     from tfinterp.utils import set_seed, write_json
 
     set_seed(seed)
-    model = load_model(model_spec)
+    model = load_model(model_spec, unsafe_deserialization=unsafe_deserialization)
     xtr, ytr = load_arrays(dataset, "train", fit_limit, materialize=True)
     x, y = load_arrays(dataset, "test", limit, materialize=True)
     check_fit(model, x, y)

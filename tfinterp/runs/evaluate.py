@@ -8,15 +8,18 @@ from pathlib import Path
 from tfinterp.errors import UserError
 
 
-def evaluate_classifier(model_spec, dataset: str, split="test", limit=None, batch_size=256, out=None) -> dict:
+def evaluate_classifier(model_spec, dataset: str, split="test", limit=None, batch_size=256, out=None,
+                        unsafe_deserialization=False) -> dict:
     """Evaluate shipped stem / zoo name / path (or model) `model_spec` on `dataset`;
-    write metrics.json and confusion.png under `out` (when given). Returns the metrics."""
+    write metrics.json and confusion.png under `out` (when given). Returns the metrics.
+    `unsafe_deserialization` loads a `.keras` file with Keras' safe mode off."""
     from tfinterp.data import dataset_info, load
     from tfinterp.metrics.classification import confusion_matrix, per_class_accuracy, predict_dataset
     from tfinterp.models import load_model
     from tfinterp.utils import write_json
 
-    model = load_model(model_spec) if isinstance(model_spec, str) else model_spec
+    model = (load_model(model_spec, unsafe_deserialization=unsafe_deserialization)
+             if isinstance(model_spec, str) else model_spec)
     y, pred, logits = predict_dataset(model, load(dataset, split, limit), batch_size)
     k = int(logits.shape[-1])
     if y.max() >= k:

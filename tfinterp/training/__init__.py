@@ -1,5 +1,8 @@
 """Training: one step base (`steps.Step`, registry `STEPS`: natural, protonet, ...), one trainer
 (`trainer.StepTrainer`), and the runs that use them (`train_classifier`, `protonet.train_protonet`).
+A run's output folder records its run (`runfolder`: resume, finished, refused, ``fresh``), and
+its shuffle order is a function of (seed, epoch) (`trainer.pipeline`), so a resumed run repeats
+the uninterrupted one.
 
 `import tfinterp.training` stays cheap: the configs and the registry import no TensorFlow;
 `StepTrainer` and `make_strategy` load it on first use.

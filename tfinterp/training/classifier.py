@@ -54,12 +54,15 @@ class TrainConfig(RunConfig):
 
 
 def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=None, data=None,
-                     test_data=None) -> dict:
+                     test_data=None, fresh: bool = False) -> dict:
     """Train zoo model `cfg.model` with step `cfg.step`; returns the metrics written to JSON.
 
     The data are `cfg.dataset`, or `data`, an ``(images, labels)`` pair (then `cfg.dataset`
     only names the run and gives class names; `test_data` is evaluated if given). The model
-    is written to ``out/<model>_<dataset>.keras`` with ``out/<same>.json``.
+    is written to ``out/<model>_<dataset>.keras`` with ``out/<same>.json``. A folder that
+    already holds a run is handled by `tfinterp.training.runfolder.prepare`: an interrupted
+    run of this config resumes, a finished one is returned as it is (``already_finished``),
+    another run's folder is refused; `fresh` discards what the folder holds and starts over.
     """
     import keras
     import numpy as np
@@ -67,6 +70,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
     from tfinterp.data import dataset_info
     from tfinterp.data.splits import train_val_test
     from tfinterp.models import get, list_models
+    from tfinterp.training import runfolder
     from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline
     from tfinterp.utils import atomic_path, set_seed, write_json
 
@@ -75,6 +79,12 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
         raise UserError(f"unknown model '{cfg.model}'; known: {', '.join(m for m in list_models() if m != 'protonet')}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    stem = f"{cfg.model}_{cfg.dataset}"
+    record = {"job": "train classifier", "stem": stem, "model": cfg.model, "dataset": cfg.dataset,
+              "config": cfg.asdict()}
+    done = runfolder.prepare(out, record, fresh=fresh)
+    if done is not None:
+        return done
     set_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
@@ -98,7 +108,6 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
                       verbose)
         test_metrics = (trainer.evaluate(pipeline(test, cfg.batch_size), verbose=0, return_dict=True)
                         if test is not None else {})
-        stem = f"{cfg.model}_{cfg.dataset}"
         with atomic_path(out / f"{stem}.keras") as tmp:
             trainer.save(tmp)
         h = run["history"]
@@ -124,6 +133,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
             "strategy": cfg.strategy, "replicas": int(strategy.num_replicas_in_sync),
         }
         write_json(out / f"{stem}.json", metrics)
+        runfolder.finish(out, record)
         return metrics
     finally:
         keras.mixed_precision.set_global_policy("float32")

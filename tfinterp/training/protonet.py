@@ -22,17 +22,34 @@ from tfinterp.training.config import RunConfig, common_params, with_default
 LR_SCHEDULES = ("constant", "cosine")
 
 
+# The documented default configuration: the shipped Fashion-MNIST model's
+# (configs/protonet_fashion_mnist.toml holds the same values; a test checks they match).
+DEFAULTS = {
+    "dataset": "fashion_mnist", "epochs": 40, "batch_size": 250, "learning_rate": 0.002, "lr_schedule": "cosine",
+    "prototypes": 15, "latent_dim": 40, "filters": [32, 64, 64], "decoder_filters": [16, 8, 8],
+    "decoder": "dense-deconv", "classifier_init": "class", "elastic": False, "val_fraction": 0.05, "seed": 0,
+}
+
+
 class ProtoNetConfig(RunConfig):
     """Everything a `train protonet` run depends on (a TOML [protonet] table maps onto it).
 
     The architecture keys (``prototypes``, ``latent_dim``, ``filters``, ``decoder``,
     ``decoder_filters``, ``classifier_init``) and the loss weights (``lambda_*``) are the
     model's own declarations (`tfinterp.models.protonet.ARCH_PARAMS`, ``LOSS_PARAMS``), so
-    they are checked in one place.
+    they are checked in one place. The defaults are `DEFAULTS`, the configuration of the
+    shipped Fashion-MNIST model (Li et al.'s reference architecture is configs/protonet_mnist.toml);
+    a config that sets ``filters`` without ``decoder_filters`` gets a decoder mirroring its
+    encoder (the default [16, 8, 8] belongs to the default filters).
     """
 
     table = "protonet"
     _spec = None
+
+    def __init__(self, **values):
+        if "filters" in values and "decoder_filters" not in values:
+            values["decoder_filters"] = None
+        super().__init__(**values)
 
     @classmethod
     def param_spec(cls):
@@ -41,7 +58,7 @@ class ProtoNetConfig(RunConfig):
 
             common = common_params(epochs=30, batch_size=250, learning_rate=0.002)
             first = ("epochs", "batch_size", "learning_rate")
-            cls._spec = {
+            spec = {
                 "dataset": Param("mnist", str, doc="mnist, fashion_mnist, or a tfds name"),
                 **{k: common[k] for k in first},
                 "lr_schedule": Param("constant", str, choices=LR_SCHEDULES,
@@ -58,23 +75,24 @@ class ProtoNetConfig(RunConfig):
                 "elastic_sigma": Param(4.0, float, min=0, min_open=True, doc="elastic smoothing width"),
                 **{k: p for k, p in common.items() if k not in first},
             }
-            cls._spec["val_fraction"] = with_default(cls._spec["val_fraction"], 0.1)
+            cls._spec = {k: with_default(p, DEFAULTS[k]) if k in DEFAULTS and DEFAULTS[k] != p.default else p
+                         for k, p in spec.items()}
         return cls._spec
 
 
 def train_pipeline(data, cfg: ProtoNetConfig):
-    """Shuffled, batched tf.data training pipeline, elastically deformed per batch if `cfg.elastic`."""
-    import tensorflow as tf
-
+    """Shuffled, batched tf.data training pipeline, elastically deformed per batch if `cfg.elastic`
+    (with a stateless seed per (seed, epoch, batch), so a resumed run deforms as the uninterrupted one)."""
     from tfinterp.data.augment import elastic_deform
-    from tfinterp.training.trainer import finish_pipeline, pipeline
+    from tfinterp.training.trainer import pipeline
 
-    ds = pipeline(data, cfg.batch_size, shuffle_seed=cfg.seed)
+    augment = None
     if cfg.elastic:
         alpha, sigma = float(cfg.elastic_alpha), float(cfg.elastic_sigma)
-        ds = finish_pipeline(ds.map(lambda x, y: (elastic_deform(x, alpha, sigma), y),
-                                    num_parallel_calls=tf.data.AUTOTUNE))
-    return ds
+
+        def augment(x, y, seed):
+            return elastic_deform(x, alpha, sigma, seed=seed), y
+    return pipeline(data, cfg.batch_size, shuffle_seed=cfg.seed, augment=augment)
 
 
 def build_protonet(cfg: ProtoNetConfig, shape, num_classes, class_names=None):
@@ -104,27 +122,37 @@ def protonet_trainer(model, cfg: ProtoNetConfig, steps_total=None):
     return trainer
 
 
-def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None) -> dict:
+def train_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None, fresh: bool = False) -> dict:
     """Train a ProtoNet on `cfg.dataset`; write the model and its JSON under `out`; return the JSON dict.
 
-    The figures are the run's (`tfinterp.runs.protonet.train`).
+    The figures are the run's (`tfinterp.runs.protonet.train`). A folder that already holds a
+    run: see `tfinterp.training.runfolder.prepare` (resume, ``already_finished``, refusal;
+    `fresh` starts over).
     """
-    return fit_protonet(cfg, out, callbacks, verbose, command)[0]
+    return fit_protonet(cfg, out, callbacks, verbose, command, fresh)[0]
 
 
-def fit_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None):
-    """`train_protonet`, returning (the JSON dict, the trained `ProtoNet`)."""
+def fit_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None, fresh: bool = False):
+    """`train_protonet`, returning (the JSON dict, the trained `ProtoNet`; None when the folder
+    holds a finished run of this config and nothing was trained)."""
     import keras
     import numpy as np
 
     from tfinterp.data import dataset_info
     from tfinterp.data.splits import train_val_test
+    from tfinterp.training import runfolder
     from tfinterp.training.trainer import fit_run, make_strategy, pipeline
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    stem = f"protonet_{cfg.dataset}"
+    record = {"job": "train protonet", "stem": stem, "model": "protonet", "dataset": cfg.dataset,
+              "config": cfg.asdict()}
+    done = runfolder.prepare(out, record, fresh=fresh)
+    if done is not None:
+        return done, None
     set_seed(cfg.seed)
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     try:
@@ -142,7 +170,6 @@ def fit_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None
                       pipeline(val, cfg.batch_size) if val is not None else None, cfg.epochs, out, callbacks,
                       verbose)
         test_metrics = trainer.evaluate(pipeline(test, cfg.batch_size), verbose=0, return_dict=True)
-        stem = f"protonet_{cfg.dataset}"
         with atomic_path(out / f"{stem}.keras") as tmp:
             trainer.save(tmp)
         history = read_history(out / "history.csv")
@@ -172,6 +199,7 @@ def fit_protonet(cfg: ProtoNetConfig, out, callbacks=(), verbose=1, command=None
             "strategy": cfg.strategy, "replicas": int(strategy.num_replicas_in_sync),
         }
         write_json(out / f"{stem}.json", result)
+        runfolder.finish(out, record)
         return result, model
     finally:
         keras.mixed_precision.set_global_policy("float32")

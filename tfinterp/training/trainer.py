@@ -148,14 +148,78 @@ def make_strategy(name: str = "default", cpu_devices: int = 2):
     raise UserError(f"unknown strategy '{name}'; use default, mirrored or multiworker")
 
 
-def pipeline(data, batch_size, shuffle_seed=None):
-    """Batched tf.data pipeline of `(images, labels)` arrays or a Dataset; shuffled (seeded,
-    reshuffled every epoch) when `shuffle_seed` is given."""
-    ds = data if isinstance(data, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(data)
-    if shuffle_seed is not None:
-        ds = ds.shuffle(min(int(ds.cardinality()) if int(ds.cardinality()) > 0 else 10000, 60000),
-                        seed=shuffle_seed, reshuffle_each_iteration=True)
-    return finish_pipeline(ds.batch(batch_size))
+def pipeline(data, batch_size, shuffle_seed=None, augment=None):
+    """Batched tf.data pipeline of `(images, labels)` arrays or a Dataset.
+
+    With `shuffle_seed`, every epoch is shuffled, and for in-memory arrays (every library data
+    set but the streaming tfds ones) epoch `e`'s order is a function of (`shuffle_seed`, `e`)
+    alone: a stateless permutation keyed by both. The epoch is read from a counter the
+    pipeline carries (``ds.epoch_counter``): `fit_run` sets it to Keras' epoch index at the
+    start of every epoch (`EpochOrder`), so a run resumed by `BackupAndRestore` at epoch k
+    sees epoch k's order and reproduces the uninterrupted run; used elsewhere the counter
+    simply counts the passes over the data. ``augment(images, labels, seed)``, if given, maps
+    every training batch, with a stateless seed ([2] int32) folded from (`shuffle_seed`,
+    epoch, batch index), so augmentations resume exactly too. A `tf.data.Dataset` input
+    cannot be permuted by index: it goes through a seeded shuffle buffer reshuffled every
+    epoch, whose sequence restarts on resume (tf.data's shuffle takes only a Python seed and
+    Keras' backup does not hold iterator state), so only there a resumed run's later epochs
+    see other orders than the uninterrupted run's. Build the pipeline outside
+    ``strategy.scope()`` (its counter is a plain host variable).
+    """
+    import numpy as np
+
+    if shuffle_seed is None:
+        ds = data if isinstance(data, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(data)
+        ds = ds.batch(batch_size)
+        if augment is not None:
+            ds = ds.enumerate().map(lambda b, xy: augment(*xy, tf.random.experimental.stateless_fold_in(
+                tf.constant([0, 0], tf.int64), b)))
+        return finish_pipeline(ds)
+    counter = tf.Variable(-1, dtype=tf.int64, trainable=False, name="pipeline_epoch")
+    seed = tf.constant(int(shuffle_seed), tf.int64)
+    arrays = None if isinstance(data, tf.data.Dataset) else tuple(tf.convert_to_tensor(np.asarray(a)) for a in data)
+    if arrays is not None:
+        n = int(arrays[0].shape[0])
+        batches = -(-n // batch_size)
+    else:
+        n = int(data.cardinality())
+        batches = -(-n // batch_size) if n > 0 else None
+        shuffled = data.shuffle(min(n if n > 0 else 10000, 60000), seed=int(shuffle_seed),
+                                reshuffle_each_iteration=True).batch(batch_size)
+
+    def one_epoch(_):
+        epoch = counter.assign_add(1)
+        key = tf.stack([seed, epoch])
+        if arrays is not None:
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+            ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
+                lambda i: tuple(tf.gather(a, i) for a in arrays))
+        else:
+            ds = shuffled
+        if augment is not None:
+            ds = ds.enumerate().map(
+                lambda b, xy: augment(*xy, tf.random.experimental.stateless_fold_in(key, b + 1)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds
+
+    ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
+    if batches is not None:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    ds = finish_pipeline(ds)
+    ds.epoch_counter = counter
+    return ds
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Sets a `pipeline`'s epoch counter to Keras' epoch index when every epoch begins, so the
+    shuffle order (and augmentation) of epoch `e` is the same in a resumed run."""
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.counter.assign(epoch - 1)  # the pipeline adds 1 as it starts the epoch's pass
 
 
 def finish_pipeline(ds):
@@ -188,25 +252,60 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = dt
 
 
+class GuardedBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose restore fails in one line: a backup that does not fit the model
+    (another architecture, another optimizer) is a `UserError` naming the folder, instead of
+    Keras' warnings per variable and a raw error (the run record, `runfolder.prepare`, catches
+    this earlier; this guards backups written without a record)."""
+
+    def on_train_begin(self, logs=None):
+        import warnings
+
+        from tfinterp.errors import UserError
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                super().on_train_begin(logs)
+                bad = next((w for w in caught if "skipping variable loading" in str(w.message).lower()), None)
+                if bad is not None:
+                    raise ValueError(str(bad.message))
+            except Exception as e:
+                msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise UserError(f"the backup in {self.backup_dir} does not fit this model ({msg}); pass --fresh to "
+                                "discard it and start over, or choose another --out") from None
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def run_callbacks(out: Path, extra=(), verbose=1):
     """(callbacks, epoch timer) every training run uses: resume backup, CSV history, TensorBoard.
 
-    A run started again with the same `out` resumes from its last finished epoch.
+    A run started again with the same `out` resumes from its last finished epoch
+    (`tfinterp.training.runfolder` decides beforehand whether the folder's backup is this run's).
     """
+    from tfinterp.training.runfolder import has_backup
+
     out = Path(out)
     timer = EpochTimer()
-    cbs = [keras.callbacks.BackupAndRestore(str(out / "backup")),
+    cbs = [GuardedBackup(str(out / "backup")),
            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False, profile_batch=0),
            timer, *extra]
-    if (out / "backup").exists() and verbose:
+    if has_backup(out) and verbose:
         print(f"tfinterp: resuming from the backup in {out / 'backup'}", file=sys.stderr)
     return cbs, timer
 
 
 def fit_run(trainer: StepTrainer, train_ds, val_ds, epochs: int, out, callbacks=(), verbose=1) -> dict:
-    """`trainer.fit` with the run callbacks under `out`; {history, epoch_seconds, train_seconds}."""
-    cbs, timer = run_callbacks(out, callbacks, verbose)
+    """`trainer.fit` with the run callbacks under `out`; {history, epoch_seconds, train_seconds}.
+
+    A training `pipeline` with a shuffle seed gets its `EpochOrder` callback here, so every
+    epoch's order depends on (seed, epoch) only and a resumed run repeats the uninterrupted one.
+    """
+    counter = getattr(train_ds, "epoch_counter", None)
+    order = [EpochOrder(counter)] if counter is not None else []
+    cbs, timer = run_callbacks(out, [*order, *callbacks], verbose)
     t0 = time.perf_counter()
     history = trainer.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose,
                           shuffle=False)  # the pipeline shuffles
