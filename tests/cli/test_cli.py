@@ -241,7 +241,7 @@ def _bad_outputs_options_and_runs(tmp, m, c, o):
 def test_bad_input_corpus_exit_2_one_line(tiny_model_path, canvas_png, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
     cases = _bad_inputs(tmp_path, tiny_model_path, canvas_png)
-    assert len(cases) >= 15
+    assert len(cases) == 58  # 27 before issue 14, 31 of its cases since; a dropped case fails here
     for name, argv in cases:
         code, out, err = run(argv, capsys)
         lines = [ln for ln in err.splitlines() if ln.strip()]
