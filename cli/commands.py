@@ -28,6 +28,15 @@ def models_cmd(shipped: bool = typer.Option(False, "--shipped", help="List the t
         typer.echo(f"{name:12s} {desc}")
 
 
+@app.command("methods")
+def methods_cmd(name: Optional[str] = typer.Argument(None, help="One method (default: all of the family)."),
+                attacks: bool = typer.Option(False, "--attacks", help="List the attacks instead of the explainers.")):
+    """List the explainers (or attacks) with every parameter: name, default, what is accepted."""
+    from tfinterp.runs.catalog import describe_methods
+
+    typer.echo(describe_methods("attacks" if attacks else "explainers", name))
+
+
 @train_app.command("classifier")
 def train_classifier_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help=out_help("train-classifier", "model, metrics JSON, "

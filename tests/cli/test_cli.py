@@ -370,3 +370,14 @@ def test_explain_unsafe_deserialization_is_an_explicit_opt_in(tmp_path, capsys):
     g = np.abs(dense.get_weights()[0][:, 2]).reshape(8, 8)
     np.testing.assert_allclose(np.load(tmp_path / "ex" / "x_gradient.npy"), (g - g.min()) / (g.max() - g.min()),
                                atol=1e-5)
+
+
+def test_methods_lists_parameters_from_the_tables(capsys):
+    code, out, err = run(["methods", "guided-inversion"], capsys)
+    assert code == 0 and out.startswith("guided-inversion: Guided feature inversion")
+    assert "steps2       default 70; an integer >= 0" in out
+    code, out, err = run(["methods", "--attacks"], capsys)
+    assert code == 0 and "pgd: " in out and "cw: " in out and "restarts" in out
+    code, out, err = run(["methods", "nope"], capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: unknown explanation method 'nope'")
