@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# check_images, model_num_classes (and check_labels below) are also imported from here by
-# attacks/evaluate.py and attacks/run.py, which are moving to tfinterp/runs/
-from tfinterp.checks import check_classes, check_images, model_image_shape, model_num_classes  # noqa: F401
+from tfinterp.checks import check_classes, check_images, model_image_shape, model_num_classes
 from tfinterp.errors import UserError
 from tfinterp.params import Param, Parameterized
 from tfinterp.registry import Registry
@@ -43,11 +41,6 @@ def list_attacks() -> list[str]:
 def get_attack(name: str, model, **params):
     """Instantiate the attack registered under `name` (see `list_attacks()`)."""
     return ATTACKS.create(name, model, **params)
-
-
-def check_labels(labels, n: int, num_classes: int, what: str = "labels") -> np.ndarray:
-    """`tfinterp.checks.check_classes` under its old name (kept for `attacks/evaluate.py`)."""
-    return check_classes(labels, n, num_classes, what)
 
 
 class Attack(Parameterized):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfinterp.checks import check_classes, check_images as _check_images, model_image_shape, model_num_classes
+from tfinterp.checks import check_classes, check_images, model_image_shape, model_num_classes
 from tfinterp.params import Param, Parameterized, format_params
 from tfinterp.registry import Registry
 
@@ -64,16 +64,6 @@ def describe(name: str | None = None) -> str:
         note = cls.params_note()
         blocks.append(text + "\n" + format_params(cls.param_spec(), indent="    ") + (f"\n    {note}" if note else ""))
     return "\n".join(blocks)
-
-
-def check_images(images, model=None) -> np.ndarray:
-    """`tfinterp.checks.check_images` with the model given positionally (the old spelling)."""
-    return _check_images(images, model=model)
-
-
-def check_targets(targets, n: int, num_classes: int) -> np.ndarray:
-    """`tfinterp.checks.check_classes` for explanation targets (the old spelling)."""
-    return check_classes(targets, n, num_classes, what="targets")
 
 
 def normalize_maps(maps):
@@ -188,7 +178,7 @@ class Explainer(Parameterized):
     def checked_inputs(self, images, targets=None):
         """(images, targets) validated: images fit the model, targets (default: the predicted
         classes) are class indices of the model."""
-        x = _check_images(images, self.input_shape)
+        x = check_images(images, self.input_shape)
         if targets is None:
             targets = self.predict_logits(x).argmax(-1)
         return x, check_classes(targets, len(x), self.num_classes, what="targets")

@@ -16,12 +16,14 @@ import numpy as np
 from tfinterp.metrics.localization import localization_hits, pointing_game, wilson_interval
 
 
-def make_explainer(method: str, model, params: dict | None = None, batch_size: int = 32):
-    """The explainer `method` for `model` with `params` (strings or values, checked by the
-    method's parameter table); a ``batch_size`` in `params` wins over `batch_size`."""
+def make_explainer(method: str, model, params: dict | None = None, batch_size: int = 32,
+                   layer: str | None = None):
+    """The explainer `method` for `model` with `params` (strings as typed after --param, or
+    values, checked by the method's parameter table); a ``batch_size`` in `params` wins over
+    `batch_size`; `layer` goes to methods that take one (see `tfinterp.explain.get_explainer`)."""
     from tfinterp.explain import get_explainer
 
-    return get_explainer(method, model, **{"batch_size": batch_size, **(params or {})})
+    return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
 
 
 def explain_set(model, method: str, params: dict | None, images, targets, batch_size: int = 32,

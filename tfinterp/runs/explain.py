@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tfinterp.errors import UserError
+from tfinterp.metrics.benchmark import make_explainer as build_explainer  # noqa: F401  (the one builder)
 
 
 BOX_CONVENTION = ("pixel indices of the map (rows y, columns x from the top-left corner): ymin and xmin "
@@ -223,16 +224,6 @@ def _word(v) -> str:
     return str(v)
 
 
-def build_explainer(method: str, model, params: dict | None = None, layer: str | None = None,
-                    batch_size: int = 32):
-    """An explainer for `method`: `params` (strings as typed after --param, or values) are
-    converted and checked by the method's declared parameter table; `layer` goes to methods
-    that take one (see `tfinterp.explain.get_explainer`)."""
-    from tfinterp.explain import get_explainer
-
-    return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
-
-
 # ---- the job ------------------------------------------------------------------------------
 
 def parse_figures(spec) -> int | None:
@@ -300,7 +291,8 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     net = load_model(model, unsafe_deserialization=unsafe_deserialization)
     untrained = bool(getattr(net, "untrained", False))
     names, x, originals = load_inputs(items, net)
-    explainers = {m: build_explainer(m, net, chosen[m]["params"], layer if method != "all" else None, batch_size)
+    explainers = {m: build_explainer(m, net, chosen[m]["params"], batch_size,
+                                    layer if method != "all" else None)
                   for m in methods}
     probs = np.concatenate([tf.nn.softmax(tf.cast(net(x[i:i + 256], training=False), tf.float32)).numpy()
                             for i in range(0, len(x), 256)])
