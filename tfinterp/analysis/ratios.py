@@ -142,8 +142,9 @@ def ratios_from_features(adv_features, adv_labels, adv_targets, features, labels
                   counts=counts)
 
 
-def layer_features(model, layer: str, images, batch_size: int = 256):
-    """phi(images) at `layer` of `model`, batched, as float32 NumPy [N, ...]."""
+def layer_features(model, layer: str, images, batch_size: int = 256, progress=None):
+    """phi(images) at `layer` of `model`, batched, as float32 NumPy [N, ...];
+    `progress(done, total)` is called after every batch."""
     import tensorflow as tf
 
     from tfinterp.checks import check_images
@@ -156,8 +157,12 @@ def layer_features(model, layer: str, images, batch_size: int = 256):
     def run(batch):
         return fm(batch, training=False)[layer]
 
-    return np.concatenate([run(tf.constant(x[i:i + batch_size])).numpy()
-                           for i in range(0, len(x), batch_size)], 0)
+    parts = []
+    for i in range(0, len(x), batch_size):
+        parts.append(run(tf.constant(x[i:i + batch_size])).numpy())
+        if progress is not None:
+            progress(min(i + batch_size, len(x)), len(x))
+    return np.concatenate(parts, 0)
 
 
 def representation_ratios(model, layer: str, images, labels, adv_images, adv_labels, adv_targets,
