@@ -89,7 +89,10 @@ def ratios_cmd(
     folder = _out(out, "ratios", _stem(model), layer)
     r = run_ratios(model, adversarial_set, layer=layer, bank_limit=bank_limit, successful_only=not all_examples,
                    batch_size=batch_size, out=folder, unsafe_deserialization=unsafe_deserialization)
-    typer.echo(f"{layer}: mean r1 {r['mean_r1']:.4f}, mean r2 {r['mean_r2']:.4f} over {r['n']} adversarial images "
+    def num(v):
+        return "n/a (no class with two real images)" if v is None else f"{v:.4f}"
+
+    typer.echo(f"{layer}: mean r1 {num(r['mean_r1'])}, mean r2 {num(r['mean_r2'])} over {r['n']} adversarial images "
                f"({r['bank_images']} real images in the class banks); ratios.json and ratios.png written to {folder}/")
 
 

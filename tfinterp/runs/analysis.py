@@ -24,14 +24,17 @@ from tfinterp.errors import UserError
 
 
 def _bar(label: str, total: int):
-    """A progress callback ``(done, total)`` printing a Keras progress bar on stderr."""
-    import keras
-
-    print(f"{label}:", file=sys.stderr)
-    bar = keras.utils.Progbar(total, unit_name="image")
+    """A progress callback ``(done, total)`` printing a Keras progress bar on stderr (from its
+    first call, so a run refused before any work prints nothing)."""
+    bar = []
 
     def update(done, _total=None):
-        bar.update(done)
+        if not bar:
+            import keras
+
+            print(f"{label}:", file=sys.stderr)
+            bar.append(keras.utils.Progbar(total, unit_name="image"))
+        bar[0].update(done)
     return update
 
 
