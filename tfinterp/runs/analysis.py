@@ -290,7 +290,9 @@ def run_trace(model_spec, images=None, adversarial_set=None, layer="last_conv", 
         j = pool[p]
         src = int(aset.index[j])
         inputs = np.stack([x[src], aset.images[j]])
-        names = [f"real #{src}", f"adversarial (target {int(aset.targets[j])})"]
+        cn = _class_names(model, aset.meta.get("dataset"))
+        tgt = int(aset.targets[j])
+        names = [f"real #{src}", f"adversarial, target {cn[tgt] if cn else tgt}"]
         true = [int(y[src]), int(y[src])]
         dataset = aset.meta.get("dataset")
         bank, bank_y = _bank(aset, x, y, bank_limit)
