@@ -46,7 +46,8 @@ from tfinterp.params import Parameterized
 from tfinterp.registry import Registry
 
 STEPS = Registry("training step", builtins=["tfinterp.training.step_natural",
-                                             "tfinterp.training.step_protonet"])
+                                             "tfinterp.training.step_protonet",
+                                             "tfinterp.training.encoder_decoder"])
 
 RESERVED = ("loss", "accuracy", "logits")
 
