@@ -19,11 +19,12 @@ def test_parameter_count_is_madry_plus_the_decoder_by_hand():
     m = _model()
     conv1, conv2 = 5 * 5 * 1 * 32 + 32, 5 * 5 * 32 * 64 + 64
     fc1, logits = 7 * 7 * 64 * 1024 + 1024, 1024 * 10 + 10
+    norm = 4 * 64  # the code's batch normalisation: gamma, beta, moving mean and variance
     deconv1, deconv2, out = 5 * 5 * 64 * 64 + 64, 5 * 5 * 64 * 32 + 32, 5 * 5 * 32 * 1 + 1
     assert m.encoder.count_params() == conv1 + conv2
     assert m.classifier.count_params() == fc1 + logits
-    assert m.decoder.count_params() == deconv1 + deconv2 + out
-    assert m.count_params() == conv1 + conv2 + fc1 + logits + deconv1 + deconv2 + out
+    assert m.decoder.count_params() == norm + deconv1 + deconv2 + out
+    assert m.count_params() == conv1 + conv2 + fc1 + logits + norm + deconv1 + deconv2 + out
     # the encoder + classifier is the zoo's madry architecture, layer for layer
     from tfinterp.models.archs import build_madry
 
@@ -67,9 +68,9 @@ def test_stages_freeze_the_right_parts():
     m.set_stage(1)
     assert ids(m.trainable_weights) == ids(m.encoder.weights) | ids(m.classifier.weights)
     m.set_stage(2)
-    assert ids(m.trainable_weights) == ids(m.decoder.weights)
+    assert ids(m.trainable_weights) == ids(m.decoder.trainable_weights) and len(m.trainable_weights) == 8
     m.set_stage(0)
-    assert len(m.trainable_weights) == len(m.weights) == 14
+    assert len(m.trainable_weights) == 16 and len(m.weights) == 18  # the 2 moving statistics never train
 
 
 def test_zoo_save_and_load_round_trip(tmp_path):

@@ -153,13 +153,13 @@ class AdaptiveDecoderStep(Step):
         else:
             x_adv = self.attack.perturb(x)
         x_adv = tf.stop_gradient(x_adv)
-        both = tf.concat([x_adv, tf.cast(x, x_adv.dtype)], axis=0)
-        z = model.encode(both, training=False)  # frozen f (and g): inference mode
-        recon = model.decode(z, training=training)
         n = tf.shape(x)[0]
-        err = reconstruction_error(recon, tf.concat([x, x], axis=0))
+        z = model.encode(tf.concat([x_adv, tf.cast(x, x_adv.dtype)], axis=0), training=False)  # frozen f
+        recon = model.decode(z[:n], training=training)
+        recon_clean = model.decode(z[n:], training=False)  # logged only: no batch statistics from it
         logits = model.classify(z[:n], training=False)
-        return {"recon": tf.reduce_mean(err[:n]), "recon_clean": tf.reduce_mean(err[n:]), "logits": logits}
+        return {"recon": tf.reduce_mean(reconstruction_error(recon, x)),
+                "recon_clean": tf.reduce_mean(reconstruction_error(recon_clean, x)), "logits": logits}
 
 
 # ---------------------------------------------------------------------------------------------
