@@ -46,7 +46,8 @@ def train_encoder_decoder_cmd(
     strategy: Optional[Strategy] = typer.Option(None, "--strategy", help="tf.distribute strategy."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard what --out holds and train both stages from "
                                "scratch (a finished run of the same config is otherwise left as it is)."),
-    verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
+    verbose: int = typer.Option(1, "--verbose", min=0, max=2,
+                                help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
 ):
     """Train the encoder-classifier-decoder (Zheng et al., Table 3) in two stages: f and g as a
     classifier (natural or madry), then, with f and g frozen, the decoder h on the latent codes of PGD
@@ -90,7 +91,8 @@ def figure_encoder_decoder_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="Mean errors over N test images (a seeded subset; "
                                         "0: none; default all)."),
     seed: int = typer.Option(0, "--seed"),
-    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help("the .keras files")),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization",
+                                                help=unsafe_help("the .keras files")),
 ):
     """Originals, adversarial examples, and their reconstructions through the natural and the robust
     model side by side, with predictions (Zheng et al., Figure 6)."""
@@ -104,7 +106,8 @@ def figure_encoder_decoder_cmd(
     for kind in ("natural", "robust"):
         t = (s.get("test_means") or {}).get(kind)
         if t:
-            typer.echo(f"{kind}: clean accuracy {t['clean_accuracy']:.4f}, adversarial {t['adversarial_accuracy']:.4f}, "
+            typer.echo(f"{kind}: clean accuracy {t['clean_accuracy']:.4f}, "
+                       f"adversarial {t['adversarial_accuracy']:.4f}, "
                        f"reconstruction MSE per pixel clean {t['recon_mse_clean']:.4f} / adversarial "
                        f"{t['recon_mse_adversarial']:.4f}, accuracy on the adversarial reconstructions "
                        f"{t['accuracy_on_recon_of_adversarial']:.4f} ({s['test_means']['examples']} test images)")

@@ -91,7 +91,9 @@ class EncoderDecoder(keras.Model):
         z = keras.Input(shape=self.latent_shape, name="latent")
         # the latent code normalised per channel first: a classifier's pool5 codes are small (mean ~0.1 on
         # MNIST), and without it the decoder collapses to a black image within tens of Adam steps
-        x = L.BatchNormalization(name="latent_norm")(z)
+        # (momentum 0.9: stage 2 is a few hundred steps here; 0.99 would leave the moving statistics
+        # near their initial 0 / 1 at the end)
+        x = L.BatchNormalization(momentum=0.9, name="latent_norm")(z)
         x = L.Conv2DTranspose(f1, 5, strides=2, padding="same", activation="relu", name="deconv1")(x)
         x = L.Conv2DTranspose(f2, 5, strides=2, padding="same", activation="relu", name="deconv2")(x)
         x = L.Conv2D(self.image_shape[-1], 5, padding="same", name="output_conv")(x)

@@ -115,7 +115,8 @@ def compare(natural_spec: str, robust_spec: str, out, dataset="mnist", per_class
     x, y = load_arrays(dataset, "test", materialize=True)
     x = np.asarray(x, np.float32)
     if tuple(x.shape[1:]) != shapes.pop():
-        raise UserError(f"{dataset} images are {tuple(x.shape[1:])}; the models take {tuple(models['natural'].image_shape)}")
+        raise UserError(f"{dataset} images are {tuple(x.shape[1:])}; the models take "
+                        f"{tuple(models['natural'].image_shape)}")
     idx = pick_images(list(models.values()), x, y, per_class, seed)
     res = {k: attack_and_decode(m, x[idx], y[idx], attack, eps, steps, seed) for k, m in models.items()}
 
