@@ -1,9 +1,9 @@
-"""Multi-worker training for real: two `tfinterp train classifier --strategy multiworker`
-processes, each with its own TF_CONFIG (a two-worker cluster on 127.0.0.1), train one epoch
-together over gRPC collectives; both finish with the same weights, which are those of one
-process training on the whole batches (the workers split each batch and sum their gradients),
-and which moved away from the initial ones. Only the chief writes to --out; worker 1 writes
-under --out/workers/worker-1/. Also: `worker_folder` by hand."""
+"""Multi-worker training for real: two `tfinterp train classifier --strategy multiworker --step
+madry` processes, each with its own TF_CONFIG (a two-worker cluster on 127.0.0.1), train one
+epoch together over gRPC collectives from the same initial weights (`--init-from`); both
+finish with the same weights, which moved away from the initial ones. Only the chief writes to
+--out; worker 1 writes under --out/workers/worker-1/. Also: the madry step over two mirrored
+CPU replicas equals one device, and `worker_folder` by hand."""
 
 import json
 import os
@@ -17,7 +17,7 @@ import pytest
 
 from tfinterp.training.trainer import worker_folder
 
-STEP = ["--step", "natural"]
+MADRY = ["--step", "madry", "--attack-eps", "0.1", "--attack-steps", "3"]
 EPOCHS, BATCH, SEED = 1, 16, 3
 
 
@@ -46,10 +46,10 @@ def random_fashion(tmp_path):
     return tmp_path / "data"
 
 
-def _argv(out, strategy):
+def _argv(out, strategy, init=None):
     return ["train", "classifier", "--model", "cnn2", "--dataset", "fashion_mnist", "--epochs", str(EPOCHS),
-            "--batch-size", str(BATCH), "--seed", str(SEED), *STEP, "--strategy", strategy, "--verbose", "0",
-            "--out", str(out)]
+            "--batch-size", str(BATCH), "--seed", str(SEED), *MADRY, *(["--init-from", str(init)] if init else []),
+            "--strategy", strategy, "--verbose", "0", "--out", str(out)]
 
 
 def _weights(path):
@@ -58,7 +58,11 @@ def _weights(path):
     return [np.asarray(w) for w in load_model(path).get_weights()]
 
 
-def test_two_workers_train_one_epoch_to_identical_weights(random_fashion, tmp_path, monkeypatch):
+def test_two_workers_train_one_madry_epoch_to_identical_weights(random_fashion, tmp_path):
+    from tfinterp.models import get
+
+    init = tmp_path / "init.keras"
+    get("cnn2", input_shape=(28, 28, 1), num_classes=10).save(init)
     out = tmp_path / "run"  # the same --out for both, as on a cluster with a shared file system
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -69,7 +73,7 @@ def test_two_workers_train_one_epoch_to_identical_weights(random_fashion, tmp_pa
                    TFINTERP_DATA_DIR=str(random_fashion), CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
         log = open(tmp_path / f"worker{i}.log", "w")
         procs.append((subprocess.Popen([sys.executable, "-c", "from tfinterp.cli.main import run; run()",
-                                        *_argv(out, "multiworker")], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        *_argv(out, "multiworker", init)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                        cwd=tmp_path), log))
     t0 = time.monotonic()
     try:
@@ -92,6 +96,7 @@ def test_two_workers_train_one_epoch_to_identical_weights(random_fashion, tmp_pa
         meta = json.loads((folder / f"{stem}.json").read_text())
         assert meta["replicas"] == 2 and meta["strategy"] == "multiworker"
         assert meta["metrics"]["epochs_run_this_session"] == EPOCHS
+        assert meta["step"]["step"] == "madry" and meta["step"]["eps"] == 0.1 and meta["step"]["steps"] == 3
     assert not (other / "workers").exists()
     histories = [(f / "history.csv").read_text() for f in (chief, other)]
     assert histories[0] == histories[1]  # the epoch's metrics are summed over both workers' replicas
@@ -100,22 +105,52 @@ def test_two_workers_train_one_epoch_to_identical_weights(random_fashion, tmp_pa
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
 
-    # the same run in one process (default strategy, whole batches): the same weights, so the
-    # workers split every batch, each attacked / trained on its half, and summed the gradients
-    from tfinterp.cli.main import main
-    from tfinterp.models import get
-    from tfinterp.utils import set_seed
+    from tfinterp.models import load_model
 
-    monkeypatch.setenv("TFINTERP_DATA_DIR", str(random_fashion))
-    assert main(_argv(tmp_path / "single", "default")) == 0
-    ref = _weights(tmp_path / "single" / f"{stem}.keras")
-    for a, b in zip(ref, w0):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
-    set_seed(SEED)
-    init = [np.asarray(w) for w in get("cnn2", input_shape=(28, 28, 1), num_classes=10).get_weights()]
-    moved = [float(np.abs(a - b).max()) for a, b in zip(init, w0)]
-    assert min(moved) > 1e-4, moved  # every variable was updated
+    start = [np.asarray(w) for w in load_model(init).get_weights()]
+    moved = [float(np.abs(a - b).max()) for a, b in zip(start, w0)]
+    assert min(moved) > 1e-5, moved  # every variable was updated
     print(f"two workers: {elapsed:.1f} s")
+
+
+def _tiny(seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    x = keras.layers.Flatten()(keras.layers.MaxPooling2D(2)(x))
+    return keras.Model(inp, keras.layers.Dense(3, name="logits")(x))
+
+
+def test_madry_step_over_two_mirrored_cpus_equals_one_device():
+    """PGD is per example, so two replicas attacking half a batch each and summing their
+    gradients take the same SGD step as one device on the whole batch (no random start here,
+    so both see the same adversarial examples); with the random start it runs too."""
+    import keras
+
+    from tfinterp.training.trainer import StepTrainer, make_strategy
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 32)
+    runs = []
+    for strategy, params in ((make_strategy("default"), {"random_start": False}),
+                             (make_strategy("mirrored", 2), {"random_start": False}),
+                             (make_strategy("mirrored", 2), {})):
+        with strategy.scope():
+            model = _tiny()
+            before = [w.numpy().copy() for w in model.weights]
+            t = StepTrainer(model, "madry", {"eps": 0.1, "steps": 3, **params})
+            t.compile(keras.optimizers.SGD(0.5))
+        h = t.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
+        runs.append((strategy.num_replicas_in_sync, [w.numpy() for w in model.weights], h["loss"][0], before))
+    assert [r[0] for r in runs] == [1, 2, 2]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    assert runs[1][2] == pytest.approx(runs[0][2], rel=1e-5)  # the logged loss: CE on the PGD examples
+    clean = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, _tiny()(x)))
+    assert runs[0][2] > clean  # adversarial examples cost more than clean ones at the start weights
+    assert np.isfinite(runs[2][2]) and min(float(np.abs(a - b).max()) for a, b in zip(runs[2][1], runs[2][3])) > 0
 
 
 @pytest.mark.parametrize("tf_config,want", [
