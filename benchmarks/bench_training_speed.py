@@ -83,9 +83,9 @@ def main():
         return total
 
     contenders = {
-        "madry": lambda data: madry.fit(data, epochs=1, verbose=0),
+        "madry": lambda data: madry.fit(data, epochs=1, verbose=0, shuffle=False),
         "fb8": fb8,
-        "natural8": lambda data: natural.fit(data, epochs=steps + 1, verbose=0),
+        "natural8": lambda data: natural.fit(data, epochs=steps + 1, verbose=0, shuffle=False),
     }
     for run in contenders.values():
         run(warm)
