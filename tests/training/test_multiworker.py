@@ -126,7 +126,7 @@ def _tiny(seed=0):
 def test_madry_step_over_two_mirrored_cpus_equals_one_device():
     """PGD is per example, so two replicas attacking half a batch each and summing their
     gradients take the same SGD step as one device on the whole batch (no random start here,
-    so both see the same adversarial examples); with the random start it runs too."""
+    so both see the same adversarial examples; the CLI test below runs it with the start)."""
     import keras
 
     from tfinterp.training.trainer import StepTrainer, make_strategy
@@ -134,23 +134,33 @@ def test_madry_step_over_two_mirrored_cpus_equals_one_device():
     rng = np.random.default_rng(0)
     x, y = rng.random((32, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 32)
     runs = []
-    for strategy, params in ((make_strategy("default"), {"random_start": False}),
-                             (make_strategy("mirrored", 2), {"random_start": False}),
-                             (make_strategy("mirrored", 2), {})):
+    for strategy in (make_strategy("default"), make_strategy("mirrored", 2)):
         with strategy.scope():
             model = _tiny()
             before = [w.numpy().copy() for w in model.weights]
-            t = StepTrainer(model, "madry", {"eps": 0.1, "steps": 3, **params})
+            t = StepTrainer(model, "madry", {"eps": 0.1, "steps": 3, "random_start": False})
             t.compile(keras.optimizers.SGD(0.5))
         h = t.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False).history
         runs.append((strategy.num_replicas_in_sync, [w.numpy() for w in model.weights], h["loss"][0], before))
-    assert [r[0] for r in runs] == [1, 2, 2]
+    assert [r[0] for r in runs] == [1, 2]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert runs[1][2] == pytest.approx(runs[0][2], rel=1e-5)  # the logged loss: CE on the PGD examples
     clean = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, _tiny()(x)))
     assert runs[0][2] > clean  # adversarial examples cost more than clean ones at the start weights
-    assert np.isfinite(runs[2][2]) and min(float(np.abs(a - b).max()) for a, b in zip(runs[2][1], runs[2][3])) > 0
+    assert min(float(np.abs(a - b).max()) for a, b in zip(runs[1][1], runs[1][3])) > 1e-4  # every variable moved
+
+
+def test_cli_madry_with_strategy_mirrored(random_fashion, tmp_path, monkeypatch):
+    """`tfinterp train classifier --strategy mirrored --step madry` over the 2 logical CPUs."""
+    from tfinterp.cli.main import main
+
+    monkeypatch.setenv("TFINTERP_DATA_DIR", str(random_fashion))
+    out = tmp_path / "m"
+    assert main(_argv(out, "mirrored") + ["--cpu-devices", "2", "--limit", "32"]) == 0
+    meta = json.loads((out / "cnn2_fashion_mnist.json").read_text())
+    assert meta["replicas"] == 2 and meta["strategy"] == "mirrored" and meta["step"]["step"] == "madry"
+    assert np.isfinite(meta["metrics"]["test_loss"]) and not (out / "workers").exists()
 
 
 @pytest.mark.parametrize("tf_config,want", [
