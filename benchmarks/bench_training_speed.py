@@ -34,8 +34,13 @@ def main():
     ap = _common.parser(__doc__, config="training_speed.toml", out="training_speed.json")
     ap.add_argument("--images", type=int, default=None, help="override the config's image count")
     ap.add_argument("--rounds", type=int, default=None, help="override the config's interleaved rounds")
+    ap.add_argument("--parts", action="store_true",
+                    help="instead: where a madry batch's time goes (per-batch costs of its parts), "
+                         "to benchmarks/results/training_speed_parts.json unless --out is given")
     args = ap.parse_args()
     cfg = _common.read_config(args.config)["speed"]
+    if args.parts:
+        return parts(cfg, args)
     n = args.images or int(cfg["images"])
     rounds = args.rounds or int(cfg["rounds"])
     bs, eps, steps = int(cfg["batch_size"]), float(cfg["eps"]), int(cfg["steps"])
@@ -127,6 +132,87 @@ def main():
           f"({med_c['natural8']:.2f}); ratio to the plain passes {ratio:.3f} wall, "
           f"{result['ratio_madry_over_fb8_cpu']:.3f} CPU (target <= {target})")
     _common.write_result(args.out, result)
+
+
+def parts(cfg, args):
+    """Per-batch CPU cost of what a madry step does, each part its own compiled function, on the
+    same batches: forward only; the gradient w.r.t. the input only (one PGD step's work); the
+    gradient w.r.t. the input and the weights (one plain pass); PGD-7's whole `perturb`; the
+    whole madry train step (PGD-7, forward-backward, Adam) through `StepTrainer.fit`."""
+    import keras
+    import tensorflow as tf
+
+    from tfinterp.attacks.pgd import PGD
+    from tfinterp.data import load_arrays
+    from tfinterp.models import get
+    from tfinterp.training.steps import cross_entropy
+    from tfinterp.training.trainer import StepTrainer, pipeline
+    from tfinterp.utils import set_seed
+
+    bs, eps, steps = int(cfg["batch_size"]), float(cfg["eps"]), int(cfg["steps"])
+    nb = 20
+    n = nb * bs
+    x, y = load_arrays(cfg["dataset"], "train", n)
+    set_seed(int(cfg["seed"]))
+    model = get(cfg["model"], input_shape=x.shape[1:], num_classes=10)
+    batches = [(tf.constant(x[i:i + bs]), tf.constant(y[i:i + bs])) for i in range(0, n, bs)]
+    attack = PGD(model, eps=eps, steps=steps)
+
+    @tf.function
+    def forward(xb, yb):
+        return cross_entropy(yb, model(xb, training=True))
+
+    @tf.function
+    def grad_input(xb, yb):
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            loss = cross_entropy(yb, model(xb, training=False))
+        return tf.reduce_sum(tape.gradient(loss, xb))
+
+    @tf.function
+    def grad_all(xb, yb):
+        with tf.GradientTape() as tape:
+            tape.watch(xb)
+            loss = cross_entropy(yb, model(xb, training=True))
+        return tf.add_n([tf.reduce_sum(g) for g in tape.gradient(loss, [xb, *model.trainable_variables])])
+
+    @tf.function
+    def pgd(xb, yb):
+        y32 = tf.cast(yb, tf.int32)
+        return tf.reduce_sum(attack.perturb(xb, y32, y32))
+
+    trainer = StepTrainer(get(cfg["model"], input_shape=x.shape[1:], num_classes=10), "madry",
+                          {"eps": eps, "steps": steps})
+    trainer.compile(optimizer=keras.optimizers.Adam(float(cfg["learning_rate"])))
+    ds = pipeline((x, y), bs)
+
+    def each(fn):
+        return lambda: [float(fn(xb, yb)) for xb, yb in batches]
+
+    contenders = {"forward": each(forward), "grad_input": each(grad_input), "grad_input_and_weights": each(grad_all),
+                  f"pgd{steps}_perturb": each(pgd),
+                  "madry_train_step": lambda: trainer.fit(ds, epochs=1, verbose=0, shuffle=False)}
+    for run in contenders.values():
+        run()
+    cpu = {k: [] for k in contenders}
+    wall = {k: [] for k in contenders}
+    for _ in range(int(args.rounds or cfg["rounds"])):
+        for name, run in contenders.items():
+            w, c, _ = _common.clock(run)
+            cpu[name].append(c / nb * 1000)
+            wall[name].append(w / nb * 1000)
+    med = {k: round(_common.median(v), 1) for k, v in cpu.items()}
+    full = med["grad_input_and_weights"]
+    result = {"benchmark": "madry_step_parts", **_common.header(__file__, config=cfg), "tensorflow": tf.__version__,
+              "batches": nb, "batch_size": bs,
+              "median_cpu_ms_per_batch": med,
+              "median_wall_ms_per_batch": {k: round(_common.median(v), 1) for k, v in wall.items()},
+              "relative_to_one_plain_pass": {k: round(v / full, 3) for k, v in med.items()}}
+    for k, v in med.items():
+        print(f"{k:24s} {v:8.1f} ms CPU per batch  ({v / full:.2f} plain passes)")
+    out = args.out if args.out != str(_common.RESULTS / "training_speed.json") else \
+        str(_common.RESULTS / "training_speed_parts.json")
+    _common.write_result(out, result)
 
 
 if __name__ == "__main__":
