@@ -41,6 +41,7 @@ def main():
     cfg = _common.read_config(args.config)["speed"]
     if args.parts:
         return parts(cfg, args)
+    head = _common.header(__file__, config=cfg)  # date and load when the run starts
     n = args.images or int(cfg["images"])
     rounds = args.rounds or int(cfg["rounds"])
     bs, eps, steps = int(cfg["batch_size"]), float(cfg["eps"]), int(cfg["steps"])
@@ -108,7 +109,8 @@ def main():
     target = float(cfg["target_ratio"])
     ratio = med_w["madry"] / med_w["fb8"]
     result = {
-        "benchmark": "madry_epoch_vs_plain_forward_backward", **_common.header(__file__, config=cfg),
+        "benchmark": "madry_epoch_vs_plain_forward_backward", **head,
+        "finished": _common.header(__file__)["date"],
         "tensorflow": tf.__version__, "keras": keras.__version__,
         "task": f"one epoch of madry training (PGD-{steps} L-inf eps {eps}, random start, Adam) vs "
                 f"{steps + 1} plain forward-backward passes, {len(x)} {cfg['dataset']} training images, "
@@ -149,6 +151,7 @@ def parts(cfg, args):
     from tfinterp.training.trainer import StepTrainer, pipeline
     from tfinterp.utils import set_seed
 
+    head = _common.header(__file__, config=cfg)
     bs, eps, steps = int(cfg["batch_size"]), float(cfg["eps"]), int(cfg["steps"])
     nb = 20
     n = nb * bs
@@ -203,7 +206,7 @@ def parts(cfg, args):
             wall[name].append(w / nb * 1000)
     med = {k: round(_common.median(v), 1) for k, v in cpu.items()}
     full = med["grad_input_and_weights"]
-    result = {"benchmark": "madry_step_parts", **_common.header(__file__, config=cfg), "tensorflow": tf.__version__,
+    result = {"benchmark": "madry_step_parts", **head, "tensorflow": tf.__version__,
               "batches": nb, "batch_size": bs,
               "median_cpu_ms_per_batch": med,
               "median_wall_ms_per_batch": {k: round(_common.median(v), 1) for k, v in wall.items()},
