@@ -77,3 +77,34 @@ def test_q_gives_k_and_bad_q():
     ds = tf.data.Dataset.from_tensor_slices(x).batch(8)
     with pytest.raises(UserError, match="unknown"):
         top_examples(m, "conv2", ds.filter(lambda b: True))
+
+
+def test_occlusion_with_a_neuron_is_the_discrepancy_map_by_hand():
+    """Occlusion targeting a unit (Zhou et al. 2015's discrepancy map): with a 1x1 identity conv
+    and the spatial mean, a window's drop is its pixel sum / (H W); the map is the mean drop of
+    the windows covering a pixel, min-max scaled."""
+    import keras
+
+    from tfinterp.explain.base import get_explainer
+
+    inp = keras.Input((8, 8, 1))
+    ident = keras.layers.Conv2D(1, 1, use_bias=False, kernel_initializer="ones", name="ident")(inp)
+    out = keras.layers.Dense(2, name="logits")(keras.layers.Flatten()(ident))
+    m = keras.Model(inp, out)
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    x[0, 1, 6] = 1.0
+    x[0, 5, 2] = 0.5
+    ex = get_explainer("occlusion", m, patch=3, stride=1, neuron=["ident", 0], neuron_reduce="mean")
+    got = ex.explain(x)[0]
+    masks = np.zeros((36, 8, 8))
+    for w, (y, xx) in enumerate((y, xx) for y in range(6) for xx in range(6)):
+        masks[w, y:y + 3, xx:xx + 3] = 1
+    drop = (masks * x[0, ..., 0]).sum((1, 2)) / 64.0
+    want = np.einsum("k,khw->hw", drop, masks) / np.maximum(masks.sum(0), 1)
+    want = (want - want.min()) / (want.max() - want.min())
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert ex.config["neuron"] == ["ident", 0]
+    with pytest.raises(UserError, match="channels"):
+        get_explainer("occlusion", m, neuron=["ident", 3])
+    with pytest.raises(UserError, match="unknown layer"):
+        get_explainer("occlusion", m, neuron=["nope", 0])
