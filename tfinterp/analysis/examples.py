@@ -175,6 +175,14 @@ def top_examples(model, layer: str, images, q: float = 1.0, k: int | None = None
                        meta={"channels": channels, "layer_shape": [None if s is None else int(s) for s in out_shape]})
 
 
+def layer_channels(model, layer: str) -> int:
+    """How many channels (units) `layer` of `model` has (a `UserError` for an unknown layer)."""
+    from tfinterp.models.layers import feature_model
+
+    fm = feature_model(model, [layer])
+    return int(fm.output[layer].shape[-1])
+
+
 def layer_activations(model, layer: str, images, reduce: str = "max", batch_size: int = 256) -> np.ndarray:
     """[N, C] reduced activations of `layer` (spatial max or mean per channel): the full table
     that `top_examples` streams over; for checks and for small sets."""
