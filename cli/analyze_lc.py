@@ -104,7 +104,8 @@ def lc_cmd(
 def consistency_cmd(
     model: str = typer.Argument(..., help=_MODEL),
     adversarial_set: Path = typer.Option(..., "--adversarial-set", help="Adversarial set (.npz) made for MODEL."),
-    layer: str = typer.Option("last_conv", "--layer", help=_LAYER),
+    layer: List[str] = typer.Option(["last_conv"], "--layer", help=_LAYER + " Repeatable: the channels of "
+                                    "several layers are pooled (the paper pools all conv layers)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Real images (default: the set's source)."),
     split: Optional[str] = typer.Option(None, "--split", help="Default: the set's split."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1),
@@ -122,8 +123,8 @@ def consistency_cmd(
     from tfinterp.cli.common import model_stem, resolve_out
     from tfinterp.runs.analysis_lc import run_consistency
 
-    folder = resolve_out(out, "consistency", model_stem(model), Path(adversarial_set).stem, layer)
-    r = run_consistency(model, adversarial_set, layer, dataset=dataset, split=split, limit=limit, q=q,
+    folder = resolve_out(out, "consistency", model_stem(model), Path(adversarial_set).stem, "+".join(layer))
+    r = run_consistency(model, adversarial_set, list(layer), dataset=dataset, split=split, limit=limit, q=q,
                         reduce=_reduce(reduce), mapping=mapping, sigmas=tuple(sigma), bins=bins,
                         successful_only=successful_only, batch_size=batch_size, out=folder,
                         unsafe_deserialization=unsafe_deserialization)

@@ -84,11 +84,13 @@ def test_lc_and_consistency(env, net, tmp_path, capsys):
     assert "sigma 1: mean LC" in stdout and (out / "lc.png").stat().st_size > 0
     adv = _advset(tmp_path / "adv.npz")
     out2 = tmp_path / "cs"
-    code, stdout, err = _cli(["analyze", "consistency", net, "--adversarial-set", adv, "--layer", "conv2", "--q", "20", "--bins", "3",
+    code, stdout, err = _cli(["analyze", "consistency", net, "--adversarial-set", adv, "--layer", "conv1", "--layer", "conv2", "--q",
+                              "20", "--bins", "3",
                               "--sigma", "2", "--out", out2], capsys)
     assert code == 0, err
     c = json.loads((out2 / "consistency.json").read_text())
     s = c["sigmas"]["2.0"]
+    assert c["neurons"] == 4 + 6 and c["neuron_layers"] == ["conv1"] * 4 + ["conv2"] * 6  # pooled layers
     assert sum(s["binned"]["count"]) == c["neurons"] and len(s["cs1"]) == c["neurons"]
     assert all(-1e-9 <= v <= 1 + 1e-9 for v in s["cs1"] + s["cs2"])
     assert (out2 / "consistency.png").stat().st_size > 0 and "CS1" in stdout

@@ -339,7 +339,8 @@ def run_lc(model_spec, dataset, layer, split="test", limit=None, q=1.0, reduce="
 def run_consistency(model_spec, adversarial_set, layer, dataset=None, split=None, limit=None, q=1.0,
                     reduce="max", mapping=None, sigmas=(1.0, 2.0), bins=10, successful_only=False,
                     batch_size=256, out=None, unsafe_deserialization=False, progress=True) -> dict:
-    """CS1 / CS2 of every channel of `layer` (Dong et al. Eqs. 4-5) between its top-q % real
+    """CS1 / CS2 of every channel of `layer` (a name or a list whose channels are pooled, as the
+    paper pools all conv layers) (Dong et al. Eqs. 4-5) between its top-q % real
     images (of the adversarial set's source data set) and its top-q % adversarial images
     (original / target classes), against LC; the binned curves of Figs. 4 / 8 with the number
     of neurons per point. Writes consistency.json and consistency.png."""
@@ -357,12 +358,22 @@ def run_consistency(model_spec, adversarial_set, layer, dataset=None, split=None
     k_cls = model_num_classes(model)
     name, _, Cs, _, _ = resolve_mapping(mapping, dataset, k_cls, sigmas)
     x, y = _real_set(model, dataset, split, limit)
-    rtop = top_examples(model, layer, x, q=q, reduce=reduce, batch_size=batch_size, progress=progress)
-    atop = top_examples(model, layer, adv["images"], q=q, reduce=reduce, batch_size=batch_size, progress=progress)
-    real_labels = rtop.labels(y)
+    layers = [layer] if isinstance(layer, str) else list(layer)
+    if not layers:
+        raise UserError("give at least one --layer")
+    real_idx, adv_idx, owner = [], [], []
+    for ly in layers:  # the paper pools the neurons of all conv layers: one pass per layer and set
+        rtop = top_examples(model, ly, x, q=q, reduce=reduce, batch_size=batch_size, progress=progress)
+        atop = top_examples(model, ly, adv["images"], q=q, reduce=reduce, batch_size=batch_size, progress=progress)
+        real_idx.append(rtop.indices)
+        adv_idx.append(atop.indices)
+        owner += [ly] * rtop.channels
+    real_idx, adv_idx = np.concatenate(real_idx), np.concatenate(adv_idx)
+    real_labels = y[real_idx]
+    layer = layers[0] if len(layers) == 1 else layers
     per_sigma, panels = {}, {}
     for s, C in Cs.items():
-        r = consistency(real_labels, adv["labels"][atop.indices], adv["targets"][atop.indices], k_cls, C)
+        r = consistency(real_labels, adv["labels"][adv_idx], adv["targets"][adv_idx], k_cls, C)
         b = binned(r["lc"], {"cs1": r["cs1"], "cs2": r["cs2"]}, bins=bins)
         per_sigma[str(s)] = {"sigma": s, "lc": r["lc"].tolist(), "cs1": r["cs1"].tolist(), "cs2": r["cs2"].tolist(),
                              "mean_cs1": float(np.nanmean(r["cs1"])), "mean_cs2": float(np.nanmean(r["cs2"])),
@@ -371,18 +382,18 @@ def run_consistency(model_spec, adversarial_set, layer, dataset=None, split=None
                              "mean_lc_adversarial_target": float(r["lc_adv_target"].mean()),
                              "corr_lc_cs1": _corr(r["lc"], r["cs1"]), "corr_lc_cs2": _corr(r["lc"], r["cs2"]),
                              "binned": b}
-        panels[f"sigma={s:g} ({rtop.channels} neurons)"] = b
+        panels[f"sigma={s:g} ({len(real_idx)} neurons)"] = b
     result = {"model": _spec_name(model_spec), "adversarial_set": str(adversarial_set), "dataset": dataset,
               "split": split, "images": int(len(x)), "adversarial_images": int(len(adv["images"])),
               "success_rate": float(adv["success"].mean()) if len(adv["success"]) else None,
               "layer": layer, "reduce": reduce, "q": q, "k_real": rtop.k, "k_adversarial": atop.k,
-              "mapping": name, "neurons": rtop.channels, "sigmas": per_sigma}
+              "mapping": name, "neurons": int(len(real_idx)), "neuron_layers": owner, "sigmas": per_sigma}
     if out is not None:
         from tfinterp.viz.neurons import save_consistency_curves
 
         out = Path(out)
         fig = save_consistency_curves(out / "consistency.png", panels,
-                                      f"CS1 / CS2 vs LC, {layer} of {_spec_name(model_spec)} "
+                                      f"CS1 / CS2 vs LC, {'+'.join(layers)} of {_spec_name(model_spec)} "
                                       f"(top {q:g} %: {rtop.k} real, {atop.k} adversarial images per neuron)")
         result["figures"] = [str(fig)]
         result["json"] = str(write_json(out / "consistency.json", result))
