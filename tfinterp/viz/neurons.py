@@ -15,7 +15,7 @@ def _rgb(img, heat=None):
 
     img = np.asarray(img, np.float32)
     if heat is not None:
-        return heat_rgb(img, heat)
+        return heat_rgb(img, heat, alpha=0.4)
     return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img
 
 
@@ -53,7 +53,7 @@ def save_neuron_examples(path, rows: list[dict], title: str = ""):
                                      xycoords="axes fraction", fontsize=7, color="firebrick")
     if title:
         fig.suptitle(title, fontsize=8.5)
-    fig.subplots_adjust(wspace=0.05, hspace=0.45, left=0.06, right=0.99, top=0.9 if title else 0.95, bottom=0.02)
+    fig.subplots_adjust(wspace=0.05, hspace=0.45, left=0.06, right=0.99, top=1 - 0.9 / (1.15 * len(rows) + 0.6), bottom=0.02)
     return _save(fig, path)
 
 
