@@ -150,6 +150,46 @@ def test_lc_agreement_build_page(env, net, tmp_path, capsys):
     assert len(pairs["pairs"]) == 3 and html.count("data:image/png;base64,") >= 3
     assert "lc_left" not in html and pairs["build"] in html and "URL.createObjectURL" in html
     assert all(p["left"] != p["right"] for p in pairs["pairs"])
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None:
+        pytest.skip("node not installed: the page's script is not run (the page was still checked)")
+    sim = tmp_path / "sim.js"
+    sim.write_text(_SIM_JS)
+    resp = subprocess.run(["node", str(sim), str(out / "index.html"), "left,right,unsure"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout
+    (out / "answers.json").write_text(resp)
+    doc = json.loads(resp)
+    assert doc["build"] == pairs["build"] and [r["choice"] for r in doc["responses"]] == ["left", "right", "unsure"]
+    code, stdout, err = _cli(["analyze", "lc-agreement", "score", out / "answers.json", "--out", tmp_path / "sc"], capsys)
+    assert code == 0, err
+    r = json.loads((tmp_path / "sc" / "agreement.json").read_text())
+    lc = {p["pair"]: (p["lc_left"], p["lc_right"]) for p in pairs["pairs"]}
+    want = [(c == "left") == (lc[i][0] > lc[i][1]) for i, c in enumerate(["left", "right"]) if lc[i][0] != lc[i][1]]
+    assert r["answered"] == len(want) and r["agree"] == sum(want) and r["skipped"]["unsure"] == 1
+
+
+# the page's script under a stub DOM: answer every pair in turn, press download, print the JSON
+_SIM_JS = r"""
+const fs = require("fs");
+const html = fs.readFileSync(process.argv[2], "utf8");
+const script = html.split("<script>")[1].split("</script>")[0];
+const els = {};
+const el = (id) => (els[id] = els[id] || {id, style: {}, value: id === "rater" ? "sim" : "", textContent: "", src: ""});
+let saved = null;
+global.document = {getElementById: el, createElement: () => ({click() { saved = this; }, remove() {}}),
+                   body: {appendChild() {}}};
+global.Blob = function (parts) { this.text = parts.join(""); };
+global.URL = {createObjectURL: (b) => b};
+const choices = process.argv[3].split(",");
+eval(script + `
+for (let n = 0; n < PAIRS.length; n++) answer(choices[n % choices.length]);
+if (!document.getElementById("left").src.startsWith("data:image/png")) throw new Error("no image shown");
+download();
+`);
+process.stdout.write(saved.href.text);
+"""
 
 
 def test_setup_wordnet_missing_is_one_line(tmp_path, capsys, monkeypatch):
