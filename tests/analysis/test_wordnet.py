@@ -21,9 +21,11 @@ MAN = Path("/usr/share/man/man5/lexnames.5WN.gz")
 
 @pytest.fixture(scope="module")
 def wn(tmp_path_factory):
+    """Prepared from Debian's files into the session's cache folder (the one conftest points
+    TFINTERP_CACHE_DIR at, so the CLI tests reuse the loaded reader)."""
     if not HAVE_WORDNET:
         pytest.skip("WordNet 3.0 not installed (apt-get install wordnet-base wordnet-sense-index)")
-    return W.load_wordnet(root=tmp_path_factory.mktemp("nltk_data"), download=False)
+    return W.load_wordnet(root=tmp_path_factory.getbasetemp() / "cache" / "nltk_data", download=False)
 
 
 @pytest.mark.skipif(not MAN.is_file(), reason="lexnames(5WN) man page not installed (wordnet-base)")
