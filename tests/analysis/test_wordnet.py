@@ -3,7 +3,6 @@ shipped class mappings, distances for known pairs, and the clear error when Word
 
 import gzip
 import json
-import os
 import re
 from pathlib import Path
 
