@@ -289,8 +289,8 @@ def test_unsafe_deserialization_opt_in_on_every_command(fake_fashion, lambda_mod
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["method"] == "ensemble"
     # latent-attack: with the opt-in the file loads, and is then refused for not being a ProtoNet
     code, _, err = run(["latent-attack", lambda_model, "--out", o, "--unsafe-deserialization"], capsys)
-    assert code == 2 and _lines(err) == ["error: adversarial latent reconstructions need a ProtoNet (encoder + "
-                                         "decoder); got a Functional"]
+    assert code == 2 and _lines(err) == ["error: adversarial latent reconstructions need a ProtoNet or an "
+                                         "encoder-classifier-decoder (encoder + decoder); got a Functional"]
     code, _, err = run(["latent-attack", lambda_model, "--out", o], capsys)
     assert code == 2 and "safe mode refuses" in err
 
