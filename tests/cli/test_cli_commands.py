@@ -62,6 +62,7 @@ def test_default_out_rule_and_every_writing_command_documents_it():
     commands = {"explain": ["explain"], "eval": ["eval"], "export": ["export"], "attack": ["attack"],
                 "detect": ["detect"], "latent-attack": ["latent-attack"],
                 "train-classifier": ["train", "classifier"], "train-protonet": ["train", "protonet"]}
+    commands.update({k: ["analyze", k] for k in ("dataset-examples", "lc", "consistency", "lc-agreement")})  # lc
     assert set(commands) == set(OUT_RULES)
     for key, path in commands.items():
         cmd = root
