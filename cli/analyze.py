@@ -11,6 +11,7 @@ import typer
 
 from tfinterp.cli.app import analyze_app
 from tfinterp.cli.common import unsafe_help
+from tfinterp.errors import UserError
 
 
 def _out(out, command, *parts) -> Path:
@@ -151,3 +152,35 @@ def trace_cmd(
         chans = ", ".join(f"#{c} ({p:.3g})" for c, p in zip(im["top_channels"], im["top_pd"]))
         typer.echo(f"{im['name']}: pred {im['pred']} ({im['prob']:.3f}); top channels of {layer} by PD: {chans}")
     typer.echo(f"trace.json and trace.png written to {folder}/")
+
+
+@analyze_app.command("report")
+def report_cmd(
+    model: str = typer.Argument(..., help="Shipped model stem, zoo name or .keras path."),
+    dataset: str = typer.Option("fashion_mnist", "--dataset", help="The data set whose test images are analysed."),
+    layer: str = typer.Option("last_conv", "--layer", help="The layer whose channels are analysed."),
+    adversarial_set: Optional[Path] = typer.Option(None, "--adversarial-set", help=SET_HELP + " Default: made "
+                                                   "first (targeted PGD towards the k least-likely classes)."),
+    limit: int = typer.Option(500, "--limit", min=1, help="Test images the adversarial set is made from."),
+    k: int = typer.Option(3, "--k", min=1, help="Least-likely targets per image."),
+    eps: float = typer.Option(0.2, "--eps", help="L-inf radius of the targeted PGD set."),
+    steps: int = typer.Option(20, "--steps", min=1, help="PGD steps."),
+    q: float = typer.Option(1.0, "--q", help="Top-q % of the images per channel, in (0, 100]."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="Class-to-synset mapping: a shipped name or a file."),
+    all_images: bool = typer.Option(False, "--all", help="r1 / r2 and the detector over every adversarial image, "
+                                    "not only the successful ones."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    out: Optional[Path] = typer.Option(None, "--out", help=_help("report", "<model stem>_<layer>",
+                                                                 "report.html, report.json, one folder per part")),
+    unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
+):
+    """Every analysis (dataset examples, LC, CS1 / CS2, r1 / r2, detector, tracing) in one static HTML page."""
+    from tfinterp.runs.analysis_report import run_report
+
+    if not 0 < eps <= 1:
+        raise UserError(f"--eps must be in (0, 1], got {eps}")
+    folder = _out(out, "report", _stem(model), layer)
+    r = run_report(model, dataset=dataset, layer=layer, adversarial_set=adversarial_set, limit=limit, k=k, eps=eps,
+                   steps=steps, q=q, mapping=mapping, successful_only=not all_images, batch_size=batch_size, out=folder,
+                   unsafe_deserialization=unsafe_deserialization)
+    typer.echo(f"report: open {r['page']} in a browser (no server needed); report.json beside it")

@@ -130,3 +130,22 @@ def test_bad_input_one_line_exit_2(adv_set, models28, tmp_path, capsys):
         lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith("tfinterp: ")]
         assert code == 2, (name, code, err)
         assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("error: "), (name, err)
+
+
+def test_report_runs_every_analysis_into_one_page(adv_set, models28, tmp_path, capsys):
+    """`analyze report` on a given set: one sub-folder per part, the page links every figure."""
+    dist = np.where(np.eye(10, dtype=bool), 0, 4).tolist()  # a ready distance matrix: no WordNet needed
+    np.save(tmp_path / "d.npy", np.asarray(dist, np.float64))
+    out = tmp_path / "rep"
+    code, stdout, err = run(["analyze", "report", models28 / "tiny28.keras", "--adversarial-set", adv_set[0],
+                             "--mapping", tmp_path / "d.npy", "--all", "--out", out], capsys)
+    assert code == 0, err
+    page = (out / "report.html").read_text()
+    summary = json.loads((out / "report.json").read_text())
+    for part in ("dataset examples", "LC", "CS1 / CS2", "r1 / r2", "detector", "tracing"):
+        assert summary["figures"][part], part
+        for fig in summary["figures"][part]:
+            assert (out / fig).exists() and f'src="{fig}"' in page
+    assert 0 <= summary["numbers"]["detector"]["auc"] <= 1 and "report.html" in stdout
+    code, _, err = run(["analyze", "report", models28 / "tiny28.keras", "--eps", "2", "--out", tmp_path / "x"], capsys)
+    assert code == 2 and "--eps must be in (0, 1]" in err and len(err.strip().splitlines()) == 1
