@@ -27,6 +27,7 @@ KERAS_MODULES = (
     "tfinterp.models.classifier",
     "tfinterp.models.protonet",
     "tfinterp.defenses.thresholding",
+    "tfinterp.training.style_decoder",
 )
 
 _WATCHED = ("keras", "tensorflow")

@@ -124,35 +124,55 @@ class Stylizer(Parameterized):
         """In-graph: stylize a batch, each image with a style drawn by the stateless `seed` ([2] ints)."""
         import tensorflow as tf
 
-        images = tf.convert_to_tensor(images, tf.float32)
-        if images.shape.rank != 4 or images.shape[1] is None or images.shape[1] != images.shape[2]:
-            raise UserError(f"stylizers take square [N, H, W, C] images, got shape {images.shape}")
+        images = self._check_batch(images)
+        idx = None
+        if self.uses_styles:
+            n_styles = len(self.bank(int(images.shape[1]), int(images.shape[-1])))
+            idx = tf.random.stateless_uniform([tf.shape(images)[0]], seed=tf.cast(seed, tf.int64),
+                                              maxval=n_styles, dtype=tf.int64)
+        return self.stylize_with(images, idx, masks)
+
+    def stylize_with(self, images, style_index, masks=None):
+        """In-graph: stylize a batch with the styles `style_index` [B] (ints into the bank)."""
+        import tensorflow as tf
+
+        images = self._check_batch(images)
         if self.needs_masks and masks is None:
             masks = self.default_masks(images)
         if masks is not None:
             masks = tf.cast(tf.convert_to_tensor(masks), tf.bool)
-        n = tf.shape(images)[0]
         if self.uses_styles:
             bank = self.bank(int(images.shape[1]), int(images.shape[-1]))
-            seed = tf.cast(seed, tf.int64)
-            idx = tf.random.stateless_uniform([n], seed=seed, maxval=len(bank), dtype=tf.int64)
-            styles = tf.gather(tf.constant(bank.images), idx)
+            styles = tf.gather(tf.constant(bank.images), tf.cast(style_index, tf.int64))
         else:
             styles = images
         out = self.transfer(images, styles, masks)
         return tf.clip_by_value(tf.cast(out, tf.float32), 0.0, 1.0)
+
+    @staticmethod
+    def _check_batch(images):
+        import tensorflow as tf
+
+        images = tf.convert_to_tensor(images, tf.float32)
+        if images.shape.rank != 4 or images.shape[1] is None or images.shape[1] != images.shape[2]:
+            raise UserError(f"stylizers take square [N, H, W, C] images, got shape {images.shape}")
+        return images
 
     def default_masks(self, images):
         """Masks when none are given: the pixels brighter than 0.1 (the clutter generator's
         item threshold; right for items on a black background)."""
         import tensorflow as tf
 
-        return tf.reduce_max(images, axis=-1) > 0.1
+        return tf.reduce_max(tf.convert_to_tensor(images, tf.float32), axis=-1) > 0.1
+
+    def style_indices(self, n: int, size: int, channels: int, seed: int | None = None) -> np.ndarray:
+        """The style of each of `n` images that `__call__` uses: a seeded draw, independent of batching."""
+        k = len(self.bank(size, channels)) if self.uses_styles else 1
+        return np.random.default_rng([self.seed if seed is None else int(seed), 31]).integers(k, size=n)
 
     def __call__(self, images, seed: int | None = None, masks=None, batch_size: int | None = None) -> np.ndarray:
-        """Stylize arrays [N, H, W, C] in batches of `batch_size` (one compiled function);
-        batch b uses the stateless seed (`seed`, b), so the result does not depend on `batch_size`
-        only when it equals the default: pass the same one to reproduce a set."""
+        """Stylize arrays [N, H, W, C] in batches of `batch_size` through one compiled function;
+        image i gets style `style_indices(...)[i]`, so the result does not depend on the batching."""
         import tensorflow as tf
 
         from tfinterp.checks import check_images
@@ -162,23 +182,20 @@ class Stylizer(Parameterized):
             raise UserError(f"stylizers take square images, got {x.shape[1]}x{x.shape[2]}")
         bs = Param(64, int, min=1).coerce("batch_size", batch_size if batch_size is not None else self.batch_size,
                                          self.registry_name)
-        seed = self.seed if seed is None else int(seed)
         if masks is not None:
             masks = np.asarray(masks).astype(bool)
             if masks.shape != x.shape[:3]:
                 raise UserError(f"masks must be [N, H, W] = {list(x.shape[:3])}, got {list(masks.shape)}")
-        if self.uses_styles:
-            self.bank(int(x.shape[1]), int(x.shape[-1]))  # built eagerly, not inside the trace
+        elif self.needs_masks:
+            masks = x.max(-1) > 0.1  # as default_masks
+        idx = self.style_indices(len(x), x.shape[1], x.shape[-1], seed)  # builds the bank eagerly
         if self._fn is None:
-            self._fn = tf.function(lambda im, s, m: self.stylize(im, s, m), reduce_retracing=True)
+            self._fn = tf.function(lambda im, i, m: self.stylize_with(im, i, m), reduce_retracing=True)
         parts = []
-        for b, i in enumerate(range(0, len(x), bs)):
-            s = tf.constant([seed, b], tf.int64)
-            m = None if masks is None else masks[i:i + bs]
-            if m is None and self.needs_masks:
-                m = np.asarray(self.default_masks(tf.constant(x[i:i + bs])))
-            parts.append(self._fn(tf.constant(x[i:i + bs]), s, m).numpy())
-        return np.concatenate(parts) if parts else np.zeros_like(x)
+        for i in range(0, len(x), bs):
+            m = None if masks is None else tf.constant(masks[i:i + bs])
+            parts.append(self._fn(tf.constant(x[i:i + bs]), tf.constant(idx[i:i + bs]), m).numpy())
+        return np.concatenate(parts)
 
 
 # ---- ratios and the training augmentation ------------------------------------------------------

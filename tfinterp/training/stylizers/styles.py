@@ -40,8 +40,11 @@ class StyleBank:
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
-    pil = Image.fromarray(np.clip(img * 255.0, 0, 255).astype(np.uint8))
-    return np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32) / 255.0
+    img = np.asarray(img, np.float32)
+    if img.shape == (size, size):
+        return img.copy()
+    pil = Image.fromarray(img, mode="F")  # float resize: no 8-bit rounding
+    return np.clip(np.asarray(pil.resize((size, size), Image.BILINEAR), np.float32), 0.0, 1.0)
 
 
 def skimage_textures(size: int = 64, crops: int = 4, crop: int = 192, seed: int = 0):
