@@ -51,6 +51,21 @@ def texture_patch(item: np.ndarray, patch: int = 12) -> np.ndarray:
     return item[top:top + patch, left:left + patch].astype(np.float32)
 
 
+def miniature(item: np.ndarray, patch: int = 10) -> np.ndarray:
+    """The item's bounding box (pixels > 0.1) resized to `patch` x `patch` (bilinear)."""
+    from PIL import Image
+
+    on = item > MASK_THRESHOLD
+    if not on.any():
+        return np.zeros((patch, patch), np.float32)
+    ys, xs = np.nonzero(on)
+    crop = np.asarray(item[ys.min():ys.max() + 1, xs.min():xs.max() + 1], np.float32)
+    return np.clip(np.asarray(Image.fromarray(crop, mode="F").resize((patch, patch), Image.BILINEAR)), 0, 1)
+
+
+TEXTURES = ("closeup", "miniature")
+
+
 def tile(patch: np.ndarray, size: int) -> np.ndarray:
     """A [size, size] texture: `patch` mirror-tiled (no seams)."""
     p = np.concatenate([patch, patch[::-1]], 0)
@@ -71,9 +86,10 @@ def fill_masks(images: np.ndarray, masks: np.ndarray, textures: np.ndarray, floo
 
 
 def cue_conflict_set(dataset: str = "fashion_mnist", split: str = "test", n: int = 500, seed: int = 0,
-                     patch: int = 12) -> dict:
+                     patch: int | None = None, texture: str = "closeup") -> dict:
     """Cue-conflict images of `dataset` (``fashion_mnist`` or a ``clutter*`` set): each image's
-    item mask filled with a texture close-up of a random item of another class (a uniform
+    item mask filled with the `texture` (``closeup`` or ``miniature``, see the module
+    docstring; `patch` pixels, default 12 / 10) of a random item of another class (a uniform
     random other class per image, the item drawn from the same split's Fashion-MNIST items).
 
     Returns ``images`` [n,H,W,1], ``shape_labels`` (the silhouette's class), ``texture_labels``
@@ -83,6 +99,9 @@ def cue_conflict_set(dataset: str = "fashion_mnist", split: str = "test", n: int
     from tfinterp.data import load_arrays
     from tfinterp.data.clutter import _source_items
 
+    if texture not in TEXTURES:
+        raise UserError(f"unknown cue-conflict texture '{texture}'; use {' or '.join(TEXTURES)}")
+    patch = int(patch or (12 if texture == "closeup" else 10))
     x, y = load_arrays(dataset, split, limit=n)
     if x is None:
         raise UserError(f"no cue-conflict set for {dataset}: use fashion_mnist or a clutter<size> set")
@@ -94,9 +113,12 @@ def cue_conflict_set(dataset: str = "fashion_mnist", split: str = "test", n: int
     tex_labels = (y + rng.integers(1, 10, size=len(y))) % 10
     sources = np.array([rng.choice(by_class[c]) for c in tex_labels], np.int64)
     size = x.shape[1]
-    textures = np.stack([tile(texture_patch(items[s].astype(np.float32) / 255.0, patch), size) for s in sources])
+    cut = texture_patch if texture == "closeup" else miniature
+    textures = np.stack([tile(cut(items[s].astype(np.float32) / 255.0, patch), size) for s in sources])
     images = fill_masks(x, masks, textures)
     return {"images": images, "shape_labels": y, "texture_labels": tex_labels.astype(np.int64), "masks": masks,
             "texture_sources": sources,
-            "description": f"{dataset}/{split}: item mask filled with a {patch}x{patch} close-up of an item of "
-                           f"another class (mirror-tiled, values in [{FILL_FLOOR}, 1]); seed {seed}"}
+            "texture": texture,
+            "description": f"{dataset}/{split}: item mask filled with a {patch}x{patch} "
+                           f"{'close-up' if texture == 'closeup' else 'miniature'} of an item of another class "
+                           f"(mirror-tiled, values in [{FILL_FLOOR}, 1]); seed {seed}"}

@@ -49,7 +49,8 @@ def train_style_decoder_run(dataset: str, out, limit: int | None = 2000, epochs:
         dec.save(tmp)
     st = AdaINStylizer(styles=bank.images, model=dec, seed=seed)
     show = x[:8]
-    rows = {"content": show, "style": bank.images[np.arange(len(show)) % len(bank)]}
+    pick = np.linspace(0, len(bank) - 1, len(show)).round().astype(int)  # styles from the whole bank
+    rows = {"content": show, "style": bank.images[pick]}
     rows["adain"] = _paired(st, show, rows["style"])
     save_image_rows(out / "style_decoder.png", rows, title=f"AdaIN decoder on {dataset}; encoder: {st.encoder.label}")
     summary = {"job": "train style-decoder", "command": command or " ".join(sys.argv), "dataset": dataset,

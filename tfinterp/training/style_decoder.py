@@ -226,15 +226,14 @@ def train_style_decoder(contents, styles, encoder: dict | None = None, epochs: i
     for e in range(epochs):
         order = np.random.default_rng([seed, e]).permutation(n)
         bar = keras.utils.Progbar(n, unit_name="image", verbose=verbose) if verbose else None
-        sums, count = {k: 0.0 for k in history}, 0
+        sums = {k: tf.constant(0.0) for k in history}  # summed on the device; read once an epoch
         for b, i in enumerate(range(0, n, batch_size)):
             c = contents[order[i:i + batch_size]]
             terms = step(tf.constant(c), tf.constant([seed * 7919 + e, b], tf.int64))
             for k in history:
-                sums[k] += float(terms[k]) * len(c)
-            count += len(c)
+                sums[k] = sums[k] + terms[k] * len(c)
             if bar:
                 bar.add(len(c), values=[(k, float(terms[k])) for k in history])
         for k in history:
-            history[k].append(sums[k] / max(count, 1))
+            history[k].append(float(sums[k]) / n)
     return dec, history

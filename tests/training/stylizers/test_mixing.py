@@ -121,3 +121,16 @@ def test_shape_bias_by_hand():
     assert shape_bias([5], [1], [2])["shape_bias"] is None
     with pytest.raises(UserError, match="same shape and texture"):
         shape_bias([1], [1], [1])
+
+
+def test_train_config_stylize_keys():
+    from tfinterp.training import TrainConfig
+
+    cfg = TrainConfig.from_dict({"model": "cnn2", "dataset": "fashion_mnist", "stylize": "fourier",
+                                 "style_ratio": "1:3", "style_params": {"alpha": 0.5}})
+    assert cfg.stylize == "fourier" and cfg.asdict()["style_ratio"] == "1:3"
+    assert TrainConfig(model="cnn2").stylize is None
+    with pytest.raises(UserError, match="unknown stylizer"):
+        TrainConfig(model="cnn2", stylize="oil-paint")
+    with pytest.raises(UserError, match="ratio"):
+        TrainConfig(model="cnn2", stylize="fourier", style_ratio="half")
