@@ -134,3 +134,16 @@ def test_train_config_stylize_keys():
         TrainConfig(model="cnn2", stylize="oil-paint")
     with pytest.raises(UserError, match="ratio"):
         TrainConfig(model="cnn2", stylize="fourier", style_ratio="half")
+
+
+def test_cue_conflict_miniature_texture(idx_dir, monkeypatch):
+    from tfinterp.data.cueconflict import cue_conflict_set, miniature
+
+    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
+    c = cue_conflict_set("fashion_mnist", "test", n=5, seed=1, texture="miniature")
+    assert c["texture"] == "miniature" and np.all(c["shape_labels"] != c["texture_labels"])
+    item = np.zeros((28, 28), np.float32)
+    item[3:9, 4:10] = 0.8  # a flat square: its miniature is flat too
+    np.testing.assert_allclose(miniature(item, 5), np.full((5, 5), 0.8), atol=1e-6)
+    with pytest.raises(UserError, match="unknown cue-conflict texture"):
+        cue_conflict_set("fashion_mnist", "test", n=5, texture="plaid")
