@@ -57,7 +57,14 @@ def train_classifier_cmd(
                                                    help="mixed_float16 policy (for GPUs)."),
     jit: Optional[bool] = typer.Option(None, "--jit/--no-jit", help="XLA-compile the train step."),
     step: Optional[str] = typer.Option(None, "--step", help="Training step: natural (cross-entropy, the default) or another registered step."),
-    step_param: Optional[List[str]] = typer.Option(None, "--step-param", help="Step parameter KEY=VALUE (repeatable)."),
+    step_param: Optional[List[str]] = typer.Option(None, "--step-param", help="Step parameter KEY=VALUE (repeatable; "
+                                                   "also a [step] table in --config)."),
+    attack_eps: Optional[float] = typer.Option(None, "--attack-eps", help="eps of the adversarial steps (madry, "
+                                               "consistent, trades): the step parameter eps, in (0, 1]."),
+    attack_steps: Optional[int] = typer.Option(None, "--attack-steps", help="Attack iterations per batch of the "
+                                               "adversarial steps: the step parameter steps."),
+    init_from: Optional[str] = typer.Option(None, "--init-from", help="Start from this model's weights (shipped "
+                                            "stem or .keras path of the same architecture): fine-tuning."),
     fresh: bool = typer.Option(False, "--fresh", help="Discard the backup, history and logs in --out and train "
                                "from scratch (a finished run of the same config is otherwise left as it is)."),
     verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
@@ -71,8 +78,15 @@ def train_classifier_cmd(
     from tfinterp.params import parse_assignments
 
     table = read_config(config, "train")
+    step_table = read_config(config, "step", required=False)
+    if "name" in step_table:  # [step] name = "madry" names the step beside its parameters
+        table.setdefault("step", step_table.pop("name"))
+    step_params = {**(table.get("step_params") or {}), **step_table}
     if step_param:
-        table["step_params"] = {**(table.get("step_params") or {}), **parse_assignments(step_param, "--step-param")}
+        step_params.update(parse_assignments(step_param, "--step-param"))
+    step_params.update({k: v for k, v in (("eps", attack_eps), ("steps", attack_steps)) if v is not None})
+    if step_params:
+        table["step_params"] = step_params
     if style_param:
         table["style_params"] = {**(table.get("style_params") or {}), **parse_assignments(style_param, "--style-param")}
     table.update({k: v for k, v in (("stylize", stylize), ("style_ratio", style_ratio),
@@ -80,11 +94,12 @@ def train_classifier_cmd(
     cfg_values = merge(
         table, model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,
-        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit, step=step)
+        cpu_devices=cpu_devices, mixed_precision=mixed_precision, jit=jit, step=step, init_from=init_from)
     from tfinterp.training import TrainConfig, train_classifier
 
     cfg = TrainConfig.from_dict(cfg_values)
-    folder = resolve_out(out, "train-classifier", cfg.model, cfg.dataset)
+    folder = resolve_out(out, "train-classifier", cfg.model, cfg.dataset,
+                         *(() if cfg.step == "natural" else (cfg.step,)))
     metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]),
                                fresh=fresh)
     typer.echo(training_summary(metrics, folder))

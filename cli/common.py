@@ -47,8 +47,9 @@ def quiet_tensorflow():
                     print(line, file=sys.stderr)
 
 
-def read_config(path: Path | None, table: str) -> dict:
-    """The `[table]` of a TOML config file as a dict ({} when no file is given)."""
+def read_config(path: Path | None, table: str, required: bool = True) -> dict:
+    """The `[table]` of a TOML config file as a dict ({} when no file is given, or when the
+    table is absent and not `required`)."""
     if path is None:
         return {}
     import tomllib
@@ -61,7 +62,11 @@ def read_config(path: Path | None, table: str) -> dict:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"config file {path} is not valid TOML: {e}")
     if table not in data:
+        if not required:
+            return {}
         raise UserError(f"config file {path} has no [{table}] table")
+    if not isinstance(data[table], dict):
+        raise UserError(f"config file {path}: {table} must be a [{table}] table of key = value")
     return dict(data[table])
 
 
@@ -78,7 +83,7 @@ def merge(config: dict, **overrides) -> dict:
 # its line of this table (`out_help`), and `resolve_out` applies it.
 OUT_RULES = {
     "explain": "<first image's stem, or the folder's name>",
-    "train-classifier": "<model>_<dataset>",
+    "train-classifier": "<model>_<dataset>, then _<step> for a step other than natural",
     "train-protonet": "<dataset>",
     "eval": "<model stem>_<dataset>",
     "export": "<model stem>",

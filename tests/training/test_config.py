@@ -20,7 +20,7 @@ from tfinterp.training.protonet import ProtoNetConfig
     (TrainConfig, {"mixed_precision": "maybe"}, "train: mixed_precision must be true or false, got 'maybe'"),
     (TrainConfig, {"strategy": "tpu"}, "train: strategy must be one of 'default' or 'mirrored' or 'multiworker'"),
     (TrainConfig, {"arch_kwargs": 3}, "train: arch_kwargs must be a table of key = value, got 3"),
-    (TrainConfig, {"step": "madri"}, "unknown training step 'madri'; available: natural, protonet"),
+    (TrainConfig, {"step": "madri"}, "unknown training step 'madri'; available: consistent, madry, natural, protonet, trades"),
     (TrainConfig, {"step_params": {"eps": 0.3}}, "natural: unknown parameter eps"),
     (TrainConfig, {"model": "protonet"}, "train protonet"),
     (TrainConfig, {"epochz": 3}, "train: unknown config key epochz; known: arch_kwargs, batch_size"),

@@ -5,3 +5,4 @@ from tfinterp.attacks.ensemble import EnsembleAttack  # noqa: F401
 from tfinterp.attacks.fgsm import FGSM  # noqa: F401
 from tfinterp.attacks.iterative_fgs import IterativeTargetedFGS  # noqa: F401
 from tfinterp.attacks.pgd import PGD  # noqa: F401
+from tfinterp.attacks.pgd_kl import KLPGD  # noqa: F401

@@ -73,16 +73,24 @@ class GaussianDetector:
     `fit(images, labels)` fits the per-class Gaussians on the layer's representation of
     training images; `score(images)` is the log-probability under the predicted class
     (higher = more natural); `evaluate(natural, adversarial)` gives the ROC AUC of
-    detecting adversarial inputs by a low score.
+    detecting adversarial inputs by a low score. ``pool`` turns a conv layer's [H, W, C] maps
+    into vectors: ``flatten`` (all H*W*C values), ``mean`` or ``max`` (over the spatial
+    positions: C values).
     """
 
-    def __init__(self, model, layer: str = "features", shrinkage: str = "ledoit_wolf", batch_size: int = 256):
+    POOLS = ("flatten", "mean", "max")
+
+    def __init__(self, model, layer: str = "features", shrinkage: str = "ledoit_wolf", batch_size: int = 256,
+                 pool: str = "flatten"):
         import tensorflow as tf
 
         from tfinterp.models.layers import feature_model
 
+        if pool not in self.POOLS:
+            raise UserError(f"unknown pool '{pool}'; use {', '.join(self.POOLS)}")
         self.model = model
         self.layer = layer
+        self.pool = pool
         self.batch_size = int(batch_size)
         self.features = feature_model(model, [layer], include_output=True)
         self.gaussian = ClassConditionalGaussian(shrinkage)
@@ -93,7 +101,11 @@ class GaussianDetector:
         feats, preds = [], []
         for i in range(0, len(x), self.batch_size):
             out = self._run(x[i:i + self.batch_size])
-            feats.append(np.asarray(out[self.layer]).reshape(len(x[i:i + self.batch_size]), -1))
+            f = np.asarray(out[self.layer])
+            if self.pool != "flatten" and f.ndim > 2:
+                f = f.mean(axis=tuple(range(1, f.ndim - 1))) if self.pool == "mean" else \
+                    f.max(axis=tuple(range(1, f.ndim - 1)))
+            feats.append(f.reshape(len(f), -1))
             preds.append(np.asarray(out["output"]).argmax(-1))
         return np.concatenate(feats), np.concatenate(preds)
 

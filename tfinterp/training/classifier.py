@@ -38,6 +38,8 @@ class TrainConfig(RunConfig):
                 "dataset": Param("clutter64", str, doc="mnist, fashion_mnist, clutter<size>, or a tfds name"),
                 "step": Param("natural", str, doc="training step (tfinterp.training.STEPS)"),
                 "step_params": Param({}, dict, expect="a table of key = value", doc="parameters of the training step"),
+                "init_from": Param(None, str, none_ok=True,
+                                   doc="start from this model's weights (shipped stem or .keras path): fine-tuning"),
                 **common,
                 "arch_kwargs": Param({}, dict, expect="a table of key = value", doc="extra arguments of the architecture"),
                 # stylized augmentation (Zheng et al., section 4): tfinterp.training.stylizers
@@ -115,6 +117,8 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
                         class_names=info["class_names"], **({"weights": None} if cfg.model in
                                                             ("vgg16", "vgg19", "resnet50") else {}),
                         **cfg.arch_kwargs)
+            if cfg.init_from:
+                init_weights(model, cfg.init_from)
             trainer = StepTrainer(model, cfg.step, cfg.step_params)
             trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=bool(cfg.jit))
         augment, style = None, None
@@ -159,6 +163,24 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
         return metrics
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def init_weights(model, spec: str):
+    """Copy the weights of model `spec` (a shipped stem or a .keras path) into `model`, which must
+    have the same architecture (fine-tuning; the source model itself is not changed)."""
+    from tfinterp.checks import model_image_shape, model_num_classes
+    from tfinterp.models import load_model
+
+    src = load_model(spec)
+    for what, mine, theirs in (("input shape", model_image_shape(model), model_image_shape(src)),
+                               ("class count", model_num_classes(model), model_num_classes(src))):
+        if mine != theirs:
+            raise UserError(f"--init-from {spec}: its {what} {theirs} differs from this run's {mine}")
+    ours, given = model.get_weights(), src.get_weights()
+    if len(ours) != len(given) or any(a.shape != b.shape for a, b in zip(ours, given)):
+        raise UserError(f"--init-from {spec}: its weights do not fit a {model.name} model "
+                        f"({len(given)} arrays vs {len(ours)}); give a model of the same architecture")
+    model.set_weights(given)
 
 
 def _float(v):

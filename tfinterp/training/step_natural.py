@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfinterp.training.steps import STEPS, Step, cross_entropy
+from tfinterp.training.steps import STEPS, Step, check_classifier, classifier_compile_kwargs, cross_entropy
 
 
 @STEPS.register("natural", description="cross-entropy on the clean images (standard training)")
@@ -18,16 +18,11 @@ class NaturalStep(Step):
     terms = ("ce",)
 
     def check_model(self, model):
-        from tfinterp.checks import model_num_classes
-
-        model_num_classes(model)  # the model must output [N, classes] logits
+        check_classifier(model)  # the model must output [N, classes] logits
 
     def loss_terms(self, model, x, y, training):
         logits = model(x, training=training)
         return {"ce": cross_entropy(y, logits), "logits": logits}
 
     def compile_kwargs(self):
-        import keras
-
-        return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+        return classifier_compile_kwargs()

@@ -6,8 +6,10 @@ accuracy is reported on; its total loss is the weighted sum of the terms. The tr
 ``test_step`` with `tf.GradientTape`, logs ``loss``, each term and ``accuracy`` as Keras
 metrics, and handles tf.distribute and mixed precision; a step only says what the loss is.
 
-Built in: ``natural`` (cross-entropy: standard training) and ``protonet`` (the four-part
-loss of Li, Liu, Chen & Rudin, AAAI 2018). A new step is one file: a `Step` subclass
+Built in: ``natural`` (cross-entropy: standard training), ``protonet`` (the four-part
+loss of Li, Liu, Chen & Rudin, AAAI 2018), and the adversarial steps ``madry`` (PGD
+examples: Madry et al. 2018), ``consistent`` (consistent-loss adversarial training: Dong,
+Su, Zhu & Bao 2017, Eq. 8) and ``trades`` (Zhang et al. 2019). A new step is one file: a `Step` subclass
 decorated with ``@STEPS.register("name")``, its module added to the registry's built-ins.
 
 Steps that attack inside the step (adversarial training: Madry et al. 2018; consistent
@@ -42,11 +44,14 @@ forward pass on the returned images (use `tf.stop_gradient` to make that explici
 from __future__ import annotations
 
 from tfinterp.errors import UserError
-from tfinterp.params import Parameterized
+from tfinterp.params import Param, Parameterized
 from tfinterp.registry import Registry
 
 STEPS = Registry("training step", builtins=["tfinterp.training.step_natural",
-                                             "tfinterp.training.step_protonet"])
+                                             "tfinterp.training.step_protonet",
+                                             "tfinterp.training.step_madry",
+                                             "tfinterp.training.step_consistent",
+                                             "tfinterp.training.step_trades"])
 
 RESERVED = ("loss", "accuracy", "logits")
 
@@ -126,3 +131,25 @@ def cross_entropy(labels, logits):
 
     return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(tf.reshape(labels, [-1]), tf.int32), logits=tf.cast(logits, tf.float32)))
+
+
+def classifier_compile_kwargs() -> dict:
+    """What Keras' own classifier training leaves on a saved model: sparse CE from logits and
+    ``accuracy`` (the `compile_kwargs` of every step that trains a plain classifier)."""
+    import keras
+
+    return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
+
+
+def check_classifier(model):
+    """`UserError` unless `model` outputs [N, classes] logits."""
+    from tfinterp.checks import model_num_classes
+
+    model_num_classes(model)
+
+
+def eps_param(default: float = 0.3) -> Param:
+    """The eps-ball radius parameter of the adversarial steps, in (0, 1] (images are in [0, 1])."""
+    return Param(default, float, min=0.0, max=1.0, min_open=True,
+                 doc="radius of the L-inf (or L2) ball of the adversarial examples, in (0, 1]")
