@@ -29,6 +29,8 @@ def main():
     ap = _common.parser(__doc__, config="stylize_bench.toml", out="stylize.json")
     ap.add_argument("--work", default=str(_common.ROOT / "runs" / "bench_stylize"),
                     help="folder for the trained models (default %(default)s)")
+    ap.add_argument("--rescore-only", action="store_true",
+                    help="train nothing: only add the missing cue-conflict scores of the cells already in the JSON")
     args = ap.parse_args()
     cfg = _common.read_config(args.config)
     bench = cfg["bench"]
@@ -40,12 +42,16 @@ def main():
     same = {d["name"]: _settings(d) for d in cfg["datasets"]}
     cells = {c["key"]: c for c in old.get("cells", []) if same.get(c["dataset"]) == _settings(c.get("settings"))}
     result["cells"] = list(cells.values())
+    # every invocation that built this file (the grid may be filled in several runs)
+    result["runs"] = old.get("runs", []) + [{k: result[k] for k in ("command", "date", "load_average_at_start")}]
     work = Path(args.work)
     t_start = time.perf_counter()
     for ds in cfg["datasets"]:
-        run_dataset(ds, bench, work / ds["name"], cells, result, out, Path(args.out).parent)
+        if not args.rescore_only:
+            run_dataset(ds, bench, work / ds["name"], cells, result, out, Path(args.out).parent)
         rescore(ds, bench, work / ds["name"], cells, result, out)
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    result["runs"][-1]["seconds"] = result["total_seconds"]
     result["table"] = table(result["cells"])
     _common.write_result(out, result)
     print(result["table"])
