@@ -53,14 +53,13 @@ def evaluate(name, path, ev, x, y):
                        "target_success": float((pred == targets).mean()), "attack": ifgs.config,
                        "targets": "least likely class"}
     try:
-        from tfinterp.analysis.ratios import model_ratios
+        from tfinterp.analysis.ratios import representation_ratios
     except ImportError as e:  # the ratios arrive with issue 16's analysis package
         row["ratios"] = {"skipped": f"tfinterp.analysis.ratios unavailable: {e}"}
     else:
-        rr = model_ratios(model, ev["ratio_layer"], x, y, adv, yt, targets, batch_size=bs)
-        row["ratios"] = {"layer": ev["ratio_layer"], "examples": nt, "r1_mean": float(np.mean(rr["r1"])),
-                         "r2_mean": float(np.mean(rr["r2"])), "r1_median": float(np.median(rr["r1"])),
-                         "r2_median": float(np.median(rr["r2"])),
+        rr = representation_ratios(model, ev["ratio_layer"], x, y, adv, yt, targets, batch_size=bs)
+        ok = pred == targets
+        row["ratios"] = {"layer": ev["ratio_layer"], "all": rr.summary(), "successful_targeted": rr.summary(ok),
                          "against": "the 10,000 test images' representations of the original / target class"}
     row["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"{name}: clean {row['clean_accuracy']:.4f}  PGD-20 {row['pgd20']['accuracy']:.4f}  "

@@ -102,7 +102,9 @@ def train_classifier_cmd(
                          *(() if cfg.step == "natural" else (cfg.step,)))
     metrics = train_classifier(cfg, folder, verbose=verbose, command="tfinterp " + " ".join(sys.argv[1:]),
                                fresh=fresh)
-    typer.echo(training_summary(metrics, folder))
+    from tfinterp.training.trainer import worker_folder
+
+    typer.echo(training_summary(metrics, worker_folder(folder, cfg.strategy)))  # multiworker: this task's folder
 
 
 def training_summary(result: dict, folder: Path) -> str:

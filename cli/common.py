@@ -90,6 +90,10 @@ OUT_RULES = {
     "attack": "<model stem>_<dataset>_<method>",
     "detect": "<model stem>_<dataset>",
     "latent-attack": "<model stem>_<dataset>",
+    "dataset-examples": "<model stem>_<dataset>_<layer>",
+    "lc": "<model stem>_<dataset>_<layer>",
+    "consistency": "<model stem>_<adversarial set stem>_<layer>",
+    "lc-agreement": "<model stem>_<layer> (build), score (score)",
 }
 
 

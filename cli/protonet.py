@@ -99,7 +99,7 @@ def _pairs(text: str) -> list[tuple[int, int]]:
 
 @app.command("latent-attack")
 def latent_attack_cmd(
-    model: str = typer.Argument(..., help="A ProtoNet: shipped stem or .keras path."),
+    model: str = typer.Argument(..., help="A ProtoNet or an encoder-classifier-decoder: shipped stem or .keras path."),
     out: Optional[Path] = typer.Option(None, "--out", help=out_help("latent-attack", "figure PNG and JSON")),
     dataset: str = typer.Option("mnist", "--dataset", help="Test images come from this data set."),
     untargeted: str = typer.Option("6,3", "--untargeted", help="Classes to attack untargeted (comma-separated)."),
@@ -109,7 +109,8 @@ def latent_attack_cmd(
     step_size: float = typer.Option(0.01, "--step-size", help="PGD step size per iteration."),
     unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
 ):
-    """Decode PGD-attacked latent codes of a ProtoNet for increasing iteration counts (Zheng et al., Fig. 3)."""
+    """Decode PGD-attacked latent codes of a ProtoNet or an encoder-classifier-decoder for increasing
+    iteration counts (Zheng et al., Fig. 3)."""
     from tfinterp.cli.common import model_stem, resolve_out
 
     steps_l, unt, tgt = _int_list(steps, "--steps"), _int_list(untargeted, "--untargeted"), _pairs(targeted)

@@ -26,6 +26,7 @@ KERAS_MODULES = (
     "tfinterp.models.archs",
     "tfinterp.models.classifier",
     "tfinterp.models.protonet",
+    "tfinterp.models.encoder_decoder",
     "tfinterp.defenses.thresholding",
     "tfinterp.training.style_decoder",
 )

@@ -62,6 +62,7 @@ def test_default_out_rule_and_every_writing_command_documents_it():
     commands = {"explain": ["explain"], "eval": ["eval"], "export": ["export"], "attack": ["attack"],
                 "detect": ["detect"], "latent-attack": ["latent-attack"],
                 "train-classifier": ["train", "classifier"], "train-protonet": ["train", "protonet"]}
+    commands.update({k: ["analyze", k] for k in ("dataset-examples", "lc", "consistency", "lc-agreement")})  # lc
     assert set(commands) == set(OUT_RULES)
     for key, path in commands.items():
         cmd = root
@@ -288,8 +289,8 @@ def test_unsafe_deserialization_opt_in_on_every_command(fake_fashion, lambda_mod
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["method"] == "ensemble"
     # latent-attack: with the opt-in the file loads, and is then refused for not being a ProtoNet
     code, _, err = run(["latent-attack", lambda_model, "--out", o, "--unsafe-deserialization"], capsys)
-    assert code == 2 and _lines(err) == ["error: adversarial latent reconstructions need a ProtoNet (encoder + "
-                                         "decoder); got a Functional"]
+    assert code == 2 and _lines(err) == ["error: adversarial latent reconstructions need a ProtoNet or an "
+                                         "encoder-classifier-decoder (encoder + decoder); got a Functional"]
     code, _, err = run(["latent-attack", lambda_model, "--out", o], capsys)
     assert code == 2 and "safe mode refuses" in err
 

@@ -132,7 +132,7 @@ def check_set_fits(aset: AdversarialSet, model, what: str = "the adversarial set
                         "`tfinterp analyze adversarial-set`")
 
 
-def make_attack(models, attack: str = "ensemble", params=None, batch_size: int = 256, seed: int = 0):
+def set_attack(models, attack: str = "ensemble", params=None, batch_size: int = 256, seed: int = 0):
     """The attack of an adversarial set: the ensemble attack over `models`, or targeted PGD on the
     first one. `params` are the attack's own parameters (see its table)."""
     from tfinterp.attacks.base import get_attack
@@ -202,7 +202,7 @@ def build_adversarial_set(path, models, images, labels, k: int = 10, attack: str
     idx = np.arange(len(x), dtype=np.int64) if index is None else np.asarray(index, np.int64).reshape(-1)
     if len(idx) != len(x):
         raise UserError(f"got {len(idx)} indices for {len(x)} images")
-    att = make_attack(models, attack, params, batch_size, seed)
+    att = set_attack(models, attack, params, batch_size, seed)
     meta = {**(meta or {}), "format": FORMAT, "input_shape": list(x.shape[1:]), "num_classes": num_classes,
             "attack": attack, "attack_config": att.config, "k": int(k), "seed": int(seed),
             "models": (meta or {}).get("models", [m.name for m in models]), "real_images": int(len(x)),

@@ -64,7 +64,8 @@ def _class_distance_sums(a, b, onehot_b, block: int, same: bool = False):
 
     @tf.function(reduce_retracing=True)
     def sums(rows, start):
-        sq = tf.reduce_sum(rows * rows, axis=1, keepdims=True) + bsq[None, :] - 2.0 * tf.matmul(rows, b, transpose_b=True)
+        cross = tf.matmul(rows, b, transpose_b=True)
+        sq = tf.reduce_sum(rows * rows, axis=1, keepdims=True) + bsq[None, :] - 2.0 * cross
         d = tf.sqrt(tf.maximum(sq, 0.0))
         if same:
             cols = tf.range(tf.shape(b)[0])[None, :]

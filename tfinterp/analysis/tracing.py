@@ -12,7 +12,8 @@ the class probabilities (this module compares softmax outputs, not logits; pass
 ``probabilities=False`` for the raw outputs of g), and C [K, K] is a class-similarity matrix
 (the identity by default, giving the plain squared Euclidean distance; with a similarity
 such as the WordNet C_ij = exp(-d_ij^2 / 2 sigma^2) of `tfinterp.analysis.consistency`,
-probability moved between two similar classes counts 2 a^2 (1 - C_ij) instead of 2 a^2). The neurons with the largest PD are the ones the prediction rests on.
+probability moved between two similar classes counts 2 a^2 (1 - C_ij) instead of 2 a^2).
+The neurons with the largest PD are the ones the prediction rests on.
 
 All channels of all images are computed in batched calls of g: the (image, channel) pairs are
 flattened, each batch gathers its images' features and multiplies them by a one-hot channel

@@ -1,7 +1,9 @@
 """Adversarial latent reconstructions (Zheng et al., "Insights from Attacking Interpretable
-Models", Fig. 3): attack a ProtoNet with PGD for increasing iteration counts and decode the
-adversarial latent codes with the network's own decoder, to see how the perturbation moves
-the code (for example, a targeted 8 -> 0 attack erases the middle of the 8 in latent space).
+Models", Fig. 3): attack a model with an encoder and a decoder (a ProtoNet, or the
+encoder-classifier-decoder of the paper's section 3) with PGD for increasing iteration counts
+and decode the adversarial latent codes with the network's own decoder, to see how the
+perturbation moves the code (for example, a targeted 8 -> 0 attack erases the middle of the
+8 in latent space).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from tfinterp.errors import UserError
 
 
 def require_protonet(model):
-    """`UserError` unless `model` has a ProtoNet's encoder and decoder."""
-    if not hasattr(model, "encode") or not hasattr(model, "forward_all"):
-        raise UserError(f"adversarial latent reconstructions need a ProtoNet (encoder + decoder); "
-                        f"got a {type(model).__name__}")
+    """`UserError` unless `model` is a classifier with an encoder and a decoder (``encode`` /
+    ``decode``): a ProtoNet or an encoder-classifier-decoder."""
+    if not hasattr(model, "encode") or not hasattr(model, "decode"):
+        raise UserError(f"adversarial latent reconstructions need a ProtoNet or an encoder-classifier-decoder "
+                        f"(encoder + decoder); got a {type(model).__name__}")
 
 
 def adversarial_latents(model, images, labels, targets=None, steps=(0, 10, 20, 50, 100), eps=0.3,
@@ -55,8 +58,9 @@ def adversarial_latents(model, images, labels, targets=None, steps=(0, 10, 20, 5
 
     @tf.function(input_signature=[tf.TensorSpec((None,) + x.shape[1:], tf.float32)])
     def run(batch):
-        logits, recon, _, _ = model.forward_all(batch, training=False)
-        return tf.nn.softmax(logits, axis=-1), recon
+        logits = model(batch, training=False)
+        recon = model.decode(model.encode(batch, training=False), training=False)
+        return tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1), recon
 
     outs = [run(tf.constant(flat[i:i + batch_size])) for i in range(0, len(flat), batch_size)]
     probs = np.concatenate([o[0].numpy() for o in outs]).reshape(len(x), len(steps), -1)

@@ -4,6 +4,9 @@
   ``stride``) of value ``fill`` over the image; a pixel's saliency is the mean drop of the
   target score over the windows that cover it (drops below zero, windows whose occlusion
   raises the score, count as zero: the map shows positive evidence).
+  ``neuron=(layer, channel)`` scores a unit (its spatial ``neuron_reduce`` of the channel's
+  map) instead of a class: Zhou et al. 2015's discrepancy map, as Dong et al. 2017 (sec. 2.2)
+  draw it over a neuron's top images.
 - ``meaningful-perturbation``: Fong & Vedaldi 2017: learn a low-resolution mask m (1 keeps a
   pixel, 0 replaces it with a blurred copy) minimising ``l1*||1-m||_1 + tv*TV_beta(m) +
   f_c(x*m + blur(x)*(1-m))`` with Adam (both regularisers are sums over the mask's cells,
@@ -71,6 +74,9 @@ class Occlusion(Explainer):
         "stride": Param(None, int, min=1, none_ok=True, doc="step between windows (default: a quarter of the patch)"),
         "fill": Param(0.0, float, doc="value of the occluding square"),
         "probability": Param(True, bool, doc="score the softmax probability (else the logit)"),
+        "neuron": Param(None, list, none_ok=True, check=_is_neuron, expect="a (layer, channel) pair",
+                        doc="score a unit's activation instead of the class (a discrepancy map)"),
+        "neuron_reduce": Param("max", str, choices=("max", "mean"), doc="a unit's score: spatial max or mean"),
         "batch_size": Param(8, int, min=1, doc="images per compiled batch"),
     }
 
@@ -90,17 +96,38 @@ class Occlusion(Explainer):
             masks[k, y:y + self.patch, x:x + self.patch] = 1.0
         self._masks = tf.constant(masks)
         self._cover = tf.constant(np.maximum(masks.sum(0)[..., 0], 1.0))
+        self._unit = None
+        if self.neuron is not None:
+            from tfinterp.models.layers import feature_model
+
+            self.neuron = (self.neuron[0], int(float(str(self.neuron[1]).strip())))
+            fm = feature_model(self.model, [self.neuron[0]])
+            channels = int(fm.output[self.neuron[0]].shape[-1])
+            if self.neuron[1] >= channels:
+                raise UserError(f"occlusion: layer '{self.neuron[0]}' has {channels} channels (0..{channels - 1}), "
+                                f"got channel {self.neuron[1]}")
+            self._unit = fm
 
     def summary(self):
-        return {"patch": self.patch, "stride": self.stride, "fill": self.fill, "windows": int(self._masks.shape[0])}
+        return {"patch": self.patch, "stride": self.stride, "fill": self.fill, "windows": int(self._masks.shape[0]),
+                **({"neuron": list(self.neuron), "neuron_reduce": self.neuron_reduce} if self.neuron else {})}
+
+    def _score(self, images, targets):
+        if self._unit is None:
+            return _scores(self.model, images, targets, self.probability)
+        a = tf.cast(self._unit(images, training=False)[self.neuron[0]], tf.float32)[..., self.neuron[1]]
+        axes = list(range(1, a.shape.rank))
+        if not axes:
+            return a
+        return tf.reduce_max(a, axis=axes) if self.neuron_reduce == "max" else tf.reduce_mean(a, axis=axes)
 
     def attribute(self, images, targets):
         k = self._masks.shape[0]
         n = tf.shape(images)[0]
-        base = _scores(self.model, images, targets, self.probability)
+        base = self._score(images, targets)
         occluded = images[:, None] * (1.0 - self._masks[None]) + self.fill * self._masks[None]
         flat = tf.reshape(occluded, tf.concat([[-1], tf.shape(images)[1:]], 0))
-        s = tf.reshape(_scores(self.model, flat, tf.repeat(targets, k), self.probability), [n, k])
+        s = tf.reshape(self._score(flat, tf.repeat(targets, k)), [n, k])
         drop = tf.nn.relu(base[:, None] - s)  # positive evidence only: occluding it lowers the score
         return tf.einsum("nk,khw->nhw", drop, self._masks[..., 0]) / self._cover
 

@@ -36,6 +36,9 @@ def _register_classifiers():
         _REGISTRY.setdefault(arch, (make, desc))
     _REGISTRY.setdefault("protonet", (_make_protonet, "ProtoNet (Li et al. 2018): encoder, decoder, prototypes, "
                                                      "distance classifier (28x28x1)"))
+    _REGISTRY.setdefault("encoder_decoder", (_make_encoder_decoder,
+                                             "encoder (madry to pool5) + FC classifier + deconv decoder "
+                                             "(Zheng et al., Table 3; 28x28x1)"))
 
 
 def _make_protonet(**kw):
@@ -44,6 +47,14 @@ def _make_protonet(**kw):
     kw.pop("weights", None)
     kw.update(kw.pop("arch_kwargs", None) or {})
     return ProtoNet(**kw)
+
+
+def _make_encoder_decoder(**kw):
+    from tfinterp.models.encoder_decoder import EncoderDecoder
+
+    kw.pop("weights", None)
+    kw.update(kw.pop("arch_kwargs", None) or {})
+    return EncoderDecoder(**kw)
 
 
 def list_models() -> dict[str, str]:
@@ -99,6 +110,7 @@ def load_model(spec: str, unsafe_deserialization: bool = False, **kwargs):
 
     import tfinterp.models.archs  # noqa: F401  (registers custom layers for deserialisation)
     import tfinterp.models.classifier  # noqa: F401
+    import tfinterp.models.encoder_decoder  # noqa: F401
     import tfinterp.models.protonet  # noqa: F401
 
     spec = str(spec)
@@ -228,6 +240,9 @@ def __getattr__(name):  # lazy heavy imports
     if name == "Classifier":
         from tfinterp.models.classifier import Classifier
         return Classifier
+    if name == "EncoderDecoder":
+        from tfinterp.models.encoder_decoder import EncoderDecoder
+        return EncoderDecoder
     if name == "ProtoNet":
         from tfinterp.models.protonet import ProtoNet
         return ProtoNet

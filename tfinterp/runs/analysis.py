@@ -290,7 +290,9 @@ def run_trace(model_spec, images=None, adversarial_set=None, layer="last_conv", 
         j = pool[p]
         src = int(aset.index[j])
         inputs = np.stack([x[src], aset.images[j]])
-        names = [f"real #{src}", f"adversarial (target {int(aset.targets[j])})"]
+        cn = _class_names(model, aset.meta.get("dataset"))
+        tgt = int(aset.targets[j])
+        names = [f"real #{src}", f"adversarial\ntarget {cn[tgt] if cn else tgt}"]
         true = [int(y[src]), int(y[src])]
         dataset = aset.meta.get("dataset")
         bank, bank_y = _bank(aset, x, y, bank_limit)
@@ -307,7 +309,7 @@ def run_trace(model_spec, images=None, adversarial_set=None, layer="last_conv", 
               "similarity": str(similarity) if similarity is not None else "identity",
               "outputs": "softmax probabilities of g", "images": []}
     for i, name in enumerate(names):
-        result["images"].append({"name": str(name), "true": true[i], "pred": int(t.pred[i]),
+        result["images"].append({"name": str(name).replace("\n", ", "), "true": true[i], "pred": int(t.pred[i]),
                                  "prob": float(t.probs[i, t.pred[i]]), "top_channels": t.top[i].tolist(),
                                  "top_pd": t.pd[i, t.top[i]].tolist(), "pd": t.pd[i].tolist()})
     if out is not None:

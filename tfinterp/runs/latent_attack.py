@@ -1,5 +1,5 @@
-"""`tfinterp latent-attack`: decode PGD-attacked latent codes of a ProtoNet for increasing
-iteration counts (Zheng et al., "Insights from Attacking Interpretable Models", Fig. 3),
+"""`tfinterp latent-attack`: decode PGD-attacked latent codes of a ProtoNet (or of an
+encoder-classifier-decoder, `tfinterp.models.EncoderDecoder`) for increasing iteration counts (Zheng et al., "Insights from Attacking Interpretable Models", Fig. 3),
 written as adversarial_latents.png and adversarial_latents.json."""
 
 from __future__ import annotations

@@ -87,13 +87,13 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
     from tfinterp.data.splits import train_val_test
     from tfinterp.models import get, list_models
     from tfinterp.training import runfolder
-    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline
+    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline, worker_folder
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
     if cfg.model not in list_models():
         raise UserError(f"unknown model '{cfg.model}'; known: {', '.join(m for m in list_models() if m != 'protonet')}")
-    out = Path(out)
+    out = worker_folder(out, cfg.strategy)  # multiworker: only the chief writes to `out` itself
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{cfg.model}_{cfg.dataset}"
     record = {"job": "train classifier", "stem": stem, "model": cfg.model, "dataset": cfg.dataset,

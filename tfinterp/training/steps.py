@@ -51,7 +51,8 @@ STEPS = Registry("training step", builtins=["tfinterp.training.step_natural",
                                              "tfinterp.training.step_protonet",
                                              "tfinterp.training.step_madry",
                                              "tfinterp.training.step_consistent",
-                                             "tfinterp.training.step_trades"])
+                                             "tfinterp.training.step_trades",
+                                             "tfinterp.training.encoder_decoder"])
 
 RESERVED = ("loss", "accuracy", "logits")
 

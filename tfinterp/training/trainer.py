@@ -64,6 +64,9 @@ class StepTrainer(keras.Model):
         self.logged_terms = () if single else tuple(step.terms)  # a lone unweighted term *is* the loss
         self._trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", *self.logged_terms)}
         self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        # Keras (3.15) reduces a step's logs across workers with reduce("MEAN", axis=0), which
+        # fails on scalars under MultiWorkerMirroredStrategy: there each log is returned as [1]
+        self._multi_worker = isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
         self.built = True
 
     def call(self, x, training=False):
@@ -79,7 +82,8 @@ class StepTrainer(keras.Model):
         for t in self.logged_terms:
             self._trackers[t].update_state(out[t], sample_weight=n)
         self._accuracy.update_state(y, out["logits"])
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        return {k: tf.reshape(v, [1]) for k, v in logs.items()} if self._multi_worker else logs
 
     def train_step(self, data):
         x, y = data[0], data[1]
@@ -99,6 +103,23 @@ class StepTrainer(keras.Model):
         x, y = data[0], data[1]
         out = self._loss_terms(self.step, self.net, x, y, training=False)
         return self._record(out, self.step.total(self.net, out), y, x)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.15) builds the optimizer and compiled metrics from the shapes of a first batch
+        # before `fit`, and under a strategy gets that batch by *reducing* the per-replica values
+        # across replicas; under MultiWorkerMirroredStrategy that cross-worker reduce of an
+        # (images, labels) tuple fails ("Attempt to convert a value (PerReplica ...)",
+        # keras-team/keras#20585). Only the shapes matter, so take this worker's first replica.
+        if iterator is not None and self._distribute_strategy is not None:
+            strategy = self.distribute_strategy
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tf.nest.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0]
+                    if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def export_model(self):
         """The trained model, compiled with the trainer's optimizer and the step's Keras loss (if any)."""
@@ -146,6 +167,35 @@ def make_strategy(name: str = "default", cpu_devices: int = 2):
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"unknown strategy '{name}'; use default, mirrored or multiworker")
+
+
+def worker_folder(out, strategy: str = "default") -> Path:
+    """The folder this process writes a run to: `out`, except on a non-chief multi-worker task.
+
+    Under ``multiworker`` every task runs the same command; the chief (task ``chief``, or
+    ``worker`` 0 when the cluster has no chief) writes to `out`, every other task to
+    ``out/workers/<type>-<index>/`` (its own backup, history and copy of the model), as Keras'
+    multi-worker guide advises, so that tasks sharing a file system never write the same file
+    and each restarted task resumes from its own backup. The task is read from ``TF_CONFIG``.
+    """
+    import json
+    import os
+
+    out = Path(out)
+    if strategy != "multiworker":
+        return out
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task = tf_config.get("task") or {}
+        kind, index = str(task.get("type", "worker")), int(task.get("index", 0))
+        has_chief = bool((tf_config.get("cluster") or {}).get("chief"))
+    except (ValueError, TypeError, AttributeError):
+        from tfinterp.errors import UserError
+
+        raise UserError("TF_CONFIG is not valid JSON of the form {\"cluster\": {...}, \"task\": "
+                        "{\"type\": \"worker\", \"index\": 0}}") from None
+    chief = kind == "chief" or (kind == "worker" and index == 0 and not has_chief)
+    return out if chief else out / "workers" / f"{kind}-{index}"
 
 
 def pipeline(data, batch_size, shuffle_seed=None, augment=None):
