@@ -68,6 +68,10 @@ def train_classifier_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Discard the backup, history and logs in --out and train "
                                "from scratch (a finished run of the same config is otherwise left as it is)."),
     verbose: int = typer.Option(1, "--verbose", min=0, max=2, help="Keras progress: 0 silent, 1 bar, 2 line per epoch."),
+    stylize: Optional[str] = typer.Option(None, "--stylize", help="Stylized augmentation: fourier, adain, texture-fill."),
+    style_ratio: Optional[str] = typer.Option(None, "--style-ratio", help="Original:stylized images, e.g. 1:2."),
+    style_dir: Optional[Path] = typer.Option(None, "--style-dir", help="Folder of style images (default: built-in)."),
+    style_param: Optional[List[str]] = typer.Option(None, "--style-param", help="Stylizer parameter KEY=VALUE."),
 ):
     """Train a zoo classifier on a data set (resumes after an interruption)."""
     from tfinterp.cli.common import merge, read_config, resolve_out
@@ -83,6 +87,10 @@ def train_classifier_cmd(
     step_params.update({k: v for k, v in (("eps", attack_eps), ("steps", attack_steps)) if v is not None})
     if step_params:
         table["step_params"] = step_params
+    if style_param:
+        table["style_params"] = {**(table.get("style_params") or {}), **parse_assignments(style_param, "--style-param")}
+    table.update({k: v for k, v in (("stylize", stylize), ("style_ratio", style_ratio),
+                                    ("style_dir", str(style_dir) if style_dir else None)) if v is not None})
     cfg_values = merge(
         table, model=model, dataset=dataset, epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, seed=seed, limit=limit, strategy=strategy.value if strategy else None,

@@ -17,6 +17,7 @@ from tfinterp.cli import attack  # noqa: F401  (registers attack, detect)
 from tfinterp.cli import analyze  # noqa: F401  (registers analyze adversarial-set, ratios, detect, trace)
 from tfinterp.cli import analyze_lc  # noqa: F401  (registers analyze dataset-examples|lc|consistency|lc-agreement, setup-wordnet)
 from tfinterp.cli import encoder_decoder  # noqa: F401  (registers train encoder-decoder, figure encoder-decoder)
+from tfinterp.cli import stylize  # noqa: F401  (registers `train style-decoder`)
 from tfinterp.cli.app import app
 from tfinterp.errors import UserError
 

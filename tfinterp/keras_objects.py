@@ -28,6 +28,7 @@ KERAS_MODULES = (
     "tfinterp.models.protonet",
     "tfinterp.models.encoder_decoder",
     "tfinterp.defenses.thresholding",
+    "tfinterp.training.style_decoder",
 )
 
 _WATCHED = ("keras", "tensorflow")

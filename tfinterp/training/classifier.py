@@ -42,6 +42,11 @@ class TrainConfig(RunConfig):
                                    doc="start from this model's weights (shipped stem or .keras path): fine-tuning"),
                 **common,
                 "arch_kwargs": Param({}, dict, expect="a table of key = value", doc="extra arguments of the architecture"),
+                # stylized augmentation (Zheng et al., section 4): tfinterp.training.stylizers
+                "stylize": Param(None, str, none_ok=True, doc="stylizer mixed into training (fourier, adain, texture-fill)"),
+                "style_ratio": Param("1:1", str, doc="original:stylized images, e.g. 1:2"),
+                "style_dir": Param(None, str, none_ok=True, doc="folder of style images (default: the built-in bank)"),
+                "style_params": Param({}, dict, expect="a table of key = value", doc="parameters of the stylizer"),
             }
         return cls._spec
 
@@ -53,6 +58,15 @@ class TrainConfig(RunConfig):
         step = get_step(self.step, **self.step_params)  # unknown step or parameter: named here
         if getattr(step, "trains", None) == "protonet":
             raise UserError(f"the {self.step} step trains a ProtoNet; use `tfinterp train protonet`")
+        if self.stylize is not None:  # unknown stylizer or bad ratio: named before any data is read
+            from tfinterp.training.stylizers.base import STYLIZERS, parse_ratio
+
+            STYLIZERS.get(self.stylize)
+            parse_ratio(self.style_ratio)
+            if self.style_dir is not None:
+                from tfinterp.training.stylizers.styles import load_style_dir
+
+                load_style_dir(self.style_dir, 8)  # missing or empty folder: refused here
 
 
 def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=None, data=None,
@@ -107,7 +121,13 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
                 init_weights(model, cfg.init_from)
             trainer = StepTrainer(model, cfg.step, cfg.step_params)
             trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=bool(cfg.jit))
-        run = fit_run(trainer, pipeline(train, cfg.batch_size, shuffle_seed=cfg.seed),
+        augment, style = None, None
+        if cfg.stylize:  # stylized augmentation in the tf.data pipeline (tfinterp.training.stylizers)
+            from tfinterp.training.stylizers.base import training_augment
+
+            train, augment, style = training_augment(cfg.stylize, cfg.style_ratio, train, cfg.dataset, cfg.limit,
+                                                     cfg.style_dir, cfg.style_params)
+        run = fit_run(trainer, pipeline(train, cfg.batch_size, shuffle_seed=cfg.seed, augment=augment),
                       pipeline(val, cfg.batch_size) if val is not None else None, cfg.epochs, out, callbacks,
                       verbose)
         test_metrics = (trainer.evaluate(pipeline(test, cfg.batch_size), verbose=0, return_dict=True)
@@ -136,6 +156,8 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
             "params": int(model.count_params()),
             "strategy": cfg.strategy, "replicas": int(strategy.num_replicas_in_sync),
         }
+        if style is not None:
+            metrics["stylize"] = style
         write_json(out / f"{stem}.json", metrics)
         runfolder.finish(out, record)
         return metrics
