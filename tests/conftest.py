@@ -27,12 +27,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TFINTERP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-@pytest.fixture
-def idx_dir(tmp_path):
-    """A fake data dir with small fashion_mnist IDX files whose content is known."""
+def write_fake_fashion(root):
+    """Small fashion_mnist IDX files whose content is known under `root`/fashion-mnist; returns `root`.
+
+    60 train and 20 test images; class c draws a bright square at row 2c."""
     from tfinterp.data import write_idx
 
-    d = tmp_path / "data" / "fashion-mnist"
+    d = root / "fashion-mnist"
     d.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for split, n in (("train", 60), ("t10k", 20)):
@@ -42,7 +43,13 @@ def idx_dir(tmp_path):
             images[i, 2 * c:2 * c + 6, 4:10] = 200 + rng.integers(0, 50)
         write_idx(d / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(d / f"{split}-labels-idx1-ubyte.gz", labels)
-    return tmp_path / "data"
+    return root
+
+
+@pytest.fixture
+def idx_dir(tmp_path):
+    """A fake data dir with small fashion_mnist IDX files whose content is known."""
+    return write_fake_fashion(tmp_path / "data")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import write_fake_fashion
 from tfinterp.cli.main import main
 
 
@@ -37,7 +38,7 @@ def adv_set(models28, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("adv")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TFINTERP_CACHE_DIR", str(tmp / "cache"))
-        data = _fake_fashion(tmp)
+        data = write_fake_fashion(tmp / "data")
         mp.setenv("TFINTERP_DATA_DIR", str(data))
         code = main([str(a) for a in ["analyze", "adversarial-set", models28 / "tiny28.keras", "--dataset",
                                       "fashion_mnist", "--limit", "6", "--k", "2", "--attack", "pgd", "--eps", "0.3",
@@ -49,23 +50,6 @@ def adv_set(models28, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _data(adv_set, monkeypatch):
     monkeypatch.setenv("TFINTERP_DATA_DIR", str(adv_set[1]))
-
-
-def _fake_fashion(tmp):
-    """The conftest's fake Fashion-MNIST IDX files (class c: a bright square at row 2c)."""
-    from tfinterp.data import write_idx
-
-    d = tmp / "data" / "fashion-mnist"
-    d.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 60), ("t10k", 20)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = np.zeros((n, 28, 28), np.uint8)
-        for i, c in enumerate(labels):
-            images[i, 2 * c:2 * c + 6, 4:10] = 200 + rng.integers(0, 50)
-        write_idx(d / f"{split}-images-idx3-ubyte.gz", images)
-        write_idx(d / f"{split}-labels-idx1-ubyte.gz", labels)
-    return tmp / "data"
 
 
 def test_the_analysis_commands(adv_set, models28, tmp_path, capsys):

@@ -70,10 +70,8 @@ def _numbers(parts) -> dict:
             "r1 / r2": ("mean_r1", "mean_r2", "n"), "detector": ("auc", "natural", "adversarial")}
     nums = {name: {k: parts[name].get(k) for k in ks} for name, ks in keys.items() if name in parts}
     for name in ("LC", "CS1 / CS2"):
-        per_sigma = parts[name].get("sigmas") or parts[name].get("by_sigma")
-        if isinstance(per_sigma, dict):
-            nums[name] = {str(s): {k: v for k, v in d.items() if isinstance(v, (int, float))}
-                          for s, d in per_sigma.items() if isinstance(d, dict)}
+        nums[name] = {str(s): {k: v for k, v in d.items() if isinstance(v, (int, float))}
+                      for s, d in parts[name]["sigmas"].items()}
     return nums
 
 

@@ -255,8 +255,8 @@ def fit_encoder_decoder(cfg: EncoderDecoderConfig, out, callbacks=(), verbose=1,
     from tfinterp.models import load_model
     from tfinterp.models.encoder_decoder import EncoderDecoder
     from tfinterp.training import runfolder
-    from tfinterp.training.protonet import data_note, read_history
-    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline
+    from tfinterp.training.protonet import data_note
+    from tfinterp.training.trainer import StepTrainer, make_strategy, pipeline
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
@@ -303,18 +303,8 @@ def fit_encoder_decoder(cfg: EncoderDecoderConfig, out, callbacks=(), verbose=1,
                 trainer.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), jit_compile=bool(cfg.jit))
             if verbose:
                 print(f"tfinterp: stage 1: training f, g with the {step1} step", file=sys.stderr)
-            run1 = fit_run(trainer, train_ds, val_ds, cfg.epochs, s1, callbacks, verbose)
-            model.set_stage(0)
-            with atomic_path(s1 / "encoder_classifier.keras") as tmp:
-                model.save(tmp)
-            hist1 = read_history(s1 / "history.csv")
-            stages["stage1"] = {"step": trainer.step.config, "epochs_total": len(hist1.get("epoch", [])),
-                                "final_train_accuracy": _last(hist1, "accuracy"),
-                                "final_val_accuracy": _last(hist1, "val_accuracy"),
-                                "epoch_seconds": [round(t, 3) for t in run1["epoch_seconds"]],
-                                "train_seconds_this_session": round(run1["train_seconds"], 2)}
-            write_json(s1 / "encoder_classifier.json", stages["stage1"])
-            runfolder.finish(s1, rec1)
+            stages["stage1"] = _fit_stage(trainer, model, train_ds, val_ds, cfg.epochs, s1, rec1, "encoder_classifier",
+                                          ("accuracy", "val_accuracy"), callbacks, verbose)
 
         # ---- stage 2: f, g frozen, the adaptive decoder --------------------------------------
         s2 = out / "stage2"
@@ -334,19 +324,8 @@ def fit_encoder_decoder(cfg: EncoderDecoderConfig, out, callbacks=(), verbose=1,
             if verbose:
                 print(f"tfinterp: stage 2: f, g frozen; training the decoder on PGD examples against the "
                       f"{cfg.adv_source}", file=sys.stderr)
-            run2 = fit_run(trainer2, train_ds, val_ds, cfg.decoder_epochs, s2, callbacks, verbose)
-            model.set_stage(0)
-            with atomic_path(s2 / "decoder.keras") as tmp:
-                model.save(tmp)
-            hist2 = read_history(s2 / "history.csv")
-            stages["stage2"] = {"step": trainer2.step.config, "epochs_total": len(hist2.get("epoch", [])),
-                                "final_train_recon": _last(hist2, "recon"),
-                                "final_val_recon": _last(hist2, "val_recon"),
-                                "final_val_recon_clean": _last(hist2, "val_recon_clean"),
-                                "epoch_seconds": [round(t, 3) for t in run2["epoch_seconds"]],
-                                "train_seconds_this_session": round(run2["train_seconds"], 2)}
-            write_json(s2 / "decoder.json", stages["stage2"])
-            runfolder.finish(s2, rec2)
+            stages["stage2"] = _fit_stage(trainer2, model, train_ds, val_ds, cfg.decoder_epochs, s2, rec2, "decoder",
+                                          ("recon", "val_recon", "val_recon_clean"), callbacks, verbose)
 
         model.set_stage(0)
         x_test, y_test = test
@@ -374,6 +353,29 @@ def fit_encoder_decoder(cfg: EncoderDecoderConfig, out, callbacks=(), verbose=1,
         return result, model
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def _fit_stage(trainer, model, train_ds, val_ds, epochs, folder, record, name, logged, callbacks, verbose) -> dict:
+    """One stage: `fit_run` into `folder`, save the whole model as ``<name>.keras`` and a summary
+    (the step, epochs, the last value of each `logged` history column, timings) as ``<name>.json``,
+    and mark the stage's run record finished."""
+    from tfinterp.training import runfolder
+    from tfinterp.training.protonet import read_history
+    from tfinterp.training.trainer import fit_run
+    from tfinterp.utils import atomic_path, write_json
+
+    run = fit_run(trainer, train_ds, val_ds, epochs, folder, callbacks, verbose)
+    model.set_stage(0)
+    with atomic_path(folder / f"{name}.keras") as tmp:
+        model.save(tmp)
+    hist = read_history(folder / "history.csv")
+    summary = {"step": trainer.step.config, "epochs_total": len(hist.get("epoch", [])),
+               **{f"final_{'train_' if not k.startswith('val_') else ''}{k}": _last(hist, k) for k in logged},
+               "epoch_seconds": [round(t, 3) for t in run["epoch_seconds"]],
+               "train_seconds_this_session": round(run["train_seconds"], 2)}
+    write_json(folder / f"{name}.json", summary)
+    runfolder.finish(folder, record)
+    return summary
 
 
 def evaluate_encoder_decoder(model, images, labels, eps=0.3, steps=20, seed=0, batch_size=256) -> dict:
