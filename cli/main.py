@@ -62,6 +62,27 @@ def _command_words(args) -> list[str]:
     return out
 
 
+def default_subcommand(args: list[str]) -> list[str]:
+    """`args` with a group's default sub-command inserted where the user omitted it
+    (`visualize MODEL --layer L` -> `visualize channels MODEL --layer L`). `--help` on the
+    group itself, and a word that names a sub-command, are left alone."""
+    from tfinterp.cli.app import DEFAULT_SUBCOMMANDS
+
+    for i, a in enumerate(args):
+        if a.startswith("-"):
+            continue
+        default = DEFAULT_SUBCOMMANDS.get(a)
+        if default is None:
+            return args
+        group = {g.name: g.typer_instance for g in app.registered_groups}.get(a)
+        names = {c.name for c in group.registered_commands} if group is not None else set()
+        rest = args[i + 1:]
+        if default not in names or not rest or rest[0] in names or rest[0] in ("--help", "-h"):
+            return args
+        return [*args[:i + 1], default, *rest]
+    return args
+
+
 def _help_hint(e, args) -> str:
     """`see 'tfinterp <command> --help'` for the (sub)command whose options were wrong (click's
     context when the error carries one, else the command words of `args`)."""
@@ -77,7 +98,7 @@ def main(argv=None) -> int:
     (`tfinterp.cli.common.quiet_tensorflow`); `--help` never imports TensorFlow.
     """
     exc = _click_exceptions()
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = default_subcommand(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     if _runs_a_command(args):
         from tfinterp.cli.common import quiet_tensorflow
