@@ -79,3 +79,40 @@ def rotate(images, angles_degrees, seed, fill_mode: str = "reflect"):
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=t, output_shape=shape[1:3], fill_value=0.0,
         interpolation="BILINEAR", fill_mode=fill_mode.upper())
+
+
+def crop_to(images, height: int, width: int):
+    """Central crop to `height` x `width`; an image smaller on an axis is first resized up
+    (bilinear) so that axis fits. An image already that size is returned unchanged."""
+    shape = tf.shape(images)
+    h, w = shape[1], shape[2]
+    nh, nw = tf.maximum(h, height), tf.maximum(w, width)
+    images = tf.cond(tf.logical_or(nh > h, nw > w),
+                     lambda: tf.image.resize(images, tf.stack([nh, nw]), method="bilinear"),
+                     lambda: images)
+    oy, ox = (nh - height) // 2, (nw - width) // 2
+    out = images[:, oy:oy + height, ox:ox + width, :]
+    return tf.ensure_shape(out, [None, height, width, images.shape[-1]])
+
+
+def bilateral_filter(images, radius: int = 2, sigma_space: float = 1.0, sigma_color: float = 0.1):
+    """Bilateral filter (Tomasi & Manduchi 1998) of NHWC images: each pixel becomes the mean of
+    its (2r+1)^2 neighbours weighted by exp(-d^2 / 2 sigma_space^2) * exp(-|I_p - I_q|^2 /
+    2 sigma_color^2) (colour distance over the channels); reflect padding. Smooths while
+    keeping edges (the survey's bilateral-filter regularizer for feature visualization)."""
+    if radius <= 0:
+        return images
+    r = int(radius)
+    h, w = tf.shape(images)[1], tf.shape(images)[2]
+    padded = tf.pad(images, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
+    num = tf.zeros_like(images)
+    den = tf.zeros_like(images[..., :1])
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            q = padded[:, r + dy:r + dy + h, r + dx:r + dx + w, :]
+            ws = math.exp(-(dx * dx + dy * dy) / (2.0 * sigma_space ** 2))
+            wc = tf.exp(-tf.reduce_sum(tf.square(q - images), axis=-1, keepdims=True) / (2.0 * sigma_color ** 2))
+            weight = ws * wc
+            num += weight * q
+            den += weight
+    return num / den

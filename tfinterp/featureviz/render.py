@@ -1,0 +1,243 @@
+"""Batched activation maximization: `render(model, objective)` (Olah et al., "Feature
+Visualization", Distill 2017; Erhan et al. 2009; lucid's ``render_vis``).
+
+One call optimizes N images at once, image i for its own objective (an objective is per
+image, see `tfinterp.featureviz.objectives`): the parameter of the whole batch is one tensor
+(one FFT op for the batch with the Fourier parameterization), and the whole step loop runs
+inside one `tf.function` (a `tf.while_loop` with the shared in-graph Adam,
+`tfinterp.ops.optim.adam_update`). Every step draws the random transforms (one draw per
+batch, stateless, from `seed` and the step number), runs the model, and ascends the sum of
+the per-image objectives minus the penalties; Adam's state is per element, so the images are
+independent problems (only the diversity term couples them, by design). Images are kept at
+the `thresholds` (the seed's iteration study: steps 30, 60, ...). More than `batch_size`
+objectives run in chunks of `batch_size` through the same compiled loop (its signature has
+a free batch axis: no retracing), with a progress bar across the chunks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tfinterp.errors import UserError
+from tfinterp.featureviz.objectives import INPUT, Objective
+
+
+@dataclass
+class RenderResult:
+    """What `render` returns.
+
+    images: (N, H, W, C) float32 in [0, 1], the last iterate; snapshots: {step: (N, H, W, C)}
+    at the thresholds; values: (N,) the objective of the final images (no transforms);
+    history: {step: (N,)} the objective at each threshold's step (under that step's
+    transforms); settings: the render's settings (JSON-ready); seconds: wall time.
+    """
+
+    images: np.ndarray
+    snapshots: dict
+    values: np.ndarray
+    history: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def check_thresholds(thresholds, steps: int) -> tuple[int, ...]:
+    """Sorted distinct thresholds in [1, steps] (None: just `steps`)."""
+    if thresholds is None:
+        return (int(steps),)
+    try:
+        ts = sorted({int(t) for t in thresholds})
+    except (TypeError, ValueError):
+        raise UserError(f"thresholds must be step numbers, got {thresholds!r}")
+    if not ts:
+        return (int(steps),)
+    if ts[0] < 1 or ts[-1] > steps:
+        raise UserError(f"thresholds must lie in [1, {steps}] (the step count), got {ts[0]}..{ts[-1]}")
+    return tuple(ts)
+
+
+def _start_noise(param, start: int, stop: int, seed: int, sd: float = 0.01) -> np.ndarray:
+    """Image i's starting noise depends on (seed, i) only, so it does not depend on the batching."""
+    shape = param.param_shape(1)[1:]
+    return np.stack([(sd * np.random.default_rng([int(seed), i]).standard_normal(shape)).astype(np.float32)
+                     for i in range(start, stop)])
+
+
+class Renderer:
+    """The compiled loop behind `render` for one model, objective and settings; `run(start, stop)`
+    renders images start..stop-1 of the objective (reused across chunks without retracing)."""
+
+    def __init__(self, model, objective: Objective, *, param="fourier", steps=512, lr=0.05, transforms="lucid",
+                 regularizers=(), thresholds=None, decorrelation=None, seed=0):
+        import tensorflow as tf
+
+        from tfinterp.checks import model_image_shape
+        from tfinterp.featureviz.param import make_param
+        from tfinterp.featureviz.regularizers import split_regularizers
+        from tfinterp.featureviz.transforms import compose, make_transforms
+        from tfinterp.models.layers import feature_model
+        from tfinterp.ops.optim import adam_update
+
+        if not isinstance(objective, Objective):
+            raise UserError(f"render needs an Objective (see tfinterp.featureviz.objectives), got {type(objective).__name__}")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise UserError(f"steps must be a positive integer, got {steps!r}")
+        if not (float(lr) > 0):
+            raise UserError(f"lr must be > 0, got {lr}")
+        self.steps, self.lr, self.seed = int(steps), float(lr), int(seed)
+        self.thresholds = check_thresholds(thresholds, self.steps)
+        h, w, c = model_image_shape(model)
+        self.shape = (h, w, c)
+        self.param = make_param(param, (1, h, w, c), decorrelation)
+        self.transforms = make_transforms(transforms, min(h, w))
+        self.penalties, self.step_regs = split_regularizers(regularizers)
+        self.objective = objective
+        names = sorted(objective.layers - {INPUT})
+        self.layer_names = names
+        fm = feature_model(model, names) if names else None
+        tfm = compose(self.transforms, h, w)
+        p, obj, penalties, step_regs = self.param, objective, self.penalties, self.step_regs
+        ths = tf.constant(self.thresholds, tf.int32)
+        k = len(self.thresholds)
+
+        def evaluate(img, x, idx):
+            acts = dict(fm(x, training=False)) if fm is not None else {}
+            acts[INPUT] = img
+            return obj(acts, idx)
+
+        pshape = p.param_shape(1)[1:]
+        pspec = tf.TensorSpec((None,) + tuple(pshape), tf.float32)
+        ispec = tf.TensorSpec((None,), tf.int32)
+
+        # the forward-backward pass, called from the loop; not inlined so the graph optimiser
+        # rewrites its body (see tfinterp.attacks.base.Attack.graph_function)
+        @tf.function(input_signature=[pspec, ispec, tf.TensorSpec((2,), tf.int32)],
+                     experimental_attributes={"_noinline": True})
+        def value_and_grad(params, idx, step_seed):
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                img = p.to_image(params)
+                x = tf.ensure_shape(tfm(img, step_seed), [None, h, w, c])
+                values = evaluate(img, x, idx)
+                loss = -tf.reduce_sum(values)
+                for r in penalties:
+                    loss += tf.reduce_sum(r.penalty(img))
+            return values, tape.gradient(loss, params)
+
+        lr_ = self.lr
+        seed_ = self.seed
+
+        @tf.function(input_signature=[pspec, ispec])
+        def loop(params0, idx):
+            n = tf.shape(params0)[0]
+            snaps0 = tf.zeros(tf.stack([k, n, h, w, c]), tf.float32)
+            hist0 = tf.zeros(tf.stack([k, n]), tf.float32)
+
+            def body(t, params, m, v, snaps, hist):
+                values, g = value_and_grad(params, idx, tf.stack([tf.constant(seed_, tf.int32), t]))
+                step, m, v = adam_update(g, m, v, t + 1, lr_)
+                params = params - step
+                for r in step_regs:
+                    params = tf.cond(tf.equal((t + 1) % int(r.every), 0),
+                                     lambda params=params, r=r: p.from_image(r.apply(p.to_image(params))),
+                                     lambda params=params: params)
+                hit = tf.equal(ths, t + 1)
+
+                def keep():
+                    j = tf.argmax(tf.cast(hit, tf.int32), output_type=tf.int32)
+                    return (tf.tensor_scatter_nd_update(snaps, [[j]], p.to_image(params)[None]),
+                            tf.tensor_scatter_nd_update(hist, [[j]], values[None]))
+
+                snaps, hist = tf.cond(tf.reduce_any(hit), keep, lambda: (snaps, hist))
+                return t + 1, params, m, v, snaps, hist
+
+            zeros = tf.zeros_like(params0)
+            _, params, _, _, snaps, hist = tf.while_loop(
+                lambda t, *_: t < self.steps, body, (tf.constant(0), params0, zeros, zeros, snaps0, hist0))
+            img = p.to_image(params)
+            return img, evaluate(img, img, idx), snaps, hist
+
+        self._loop = loop
+
+    def run(self, start: int, stop: int, init=None):
+        """(images, values, snapshots [K, n, ...], history [K, n]) of images start..stop-1."""
+        import tensorflow as tf
+
+        if init is not None:
+            params0 = self.param.init(image=init, n=stop - start)
+        else:
+            params0 = tf.constant(_start_noise(self.param, start, stop, self.seed))
+        idx = tf.range(start, stop, dtype=tf.int32)
+        img, values, snaps, hist = self._loop(params0, idx)
+        return img.numpy(), values.numpy(), snaps.numpy(), hist.numpy()
+
+
+def render(model, objective: Objective, *, n: int | None = None, param="fourier", steps: int = 512,
+           lr: float = 0.05, transforms="lucid", regularizers=(), thresholds=None, init=None, decorrelation=None,
+           seed: int = 0, batch_size: int = 32, progress: bool = True) -> RenderResult:
+    """Render `objective` on `model`: N images, image i maximizing its own value (Olah et al. 2017).
+
+    N is the objective's own batch (per-image index lists, e.g. `objectives_for_channels`),
+    else `n`, else 1. ``param``: ``"fourier"`` (lucid's 1/f-scaled spectrum) or ``"pixel"``,
+    both with colour decorrelation (`decorrelation`: a C x C matrix from
+    `tfinterp.featureviz.param.fit_decorrelation`; None the identity) and a sigmoid. Adam
+    with learning rate `lr` for `steps` steps; ``transforms``: ``"lucid"`` (the default
+    recipe, `tfinterp.featureviz.transforms.lucid_recipe`), ``"none"`` or a list;
+    ``regularizers``: objects of `tfinterp.featureviz.regularizers` or strings (``"tv=0.05"``,
+    ``"blur=4"``); ``thresholds``: steps at which images are kept (default: the last);
+    ``init``: start from these images ([N, H, W, C] or one [H, W, C]) instead of noise;
+    objectives run in chunks of `batch_size` with a progress bar (``progress``). The model
+    is not changed. Returns a `RenderResult`.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if objective is not None and isinstance(objective, Objective) and objective.batch is not None:
+        if n is not None and int(n) != objective.batch:
+            raise UserError(f"n={n} but the objective is for {objective.batch} images")
+        total = objective.batch
+    else:
+        total = 1 if n is None else int(n)
+    if total < 1:
+        raise UserError(f"n must be >= 1, got {n}")
+    t0 = time.perf_counter()
+    r = Renderer(model, objective, param=param, steps=steps, lr=lr, transforms=transforms,
+                 regularizers=regularizers, thresholds=thresholds, decorrelation=decorrelation, seed=seed)
+    h, w, c = r.shape
+    if init is not None:
+        init = np.asarray(init, np.float32)
+        if init.ndim == 3:
+            init = np.broadcast_to(init[None], (total,) + init.shape)
+        if init.shape != (total, h, w, c):
+            raise UserError(f"init must be [{total}, {h}, {w}, {c}] or [{h}, {w}, {c}], got {init.shape}")
+    bar = None
+    if progress:
+        import keras
+
+        print(f"render {objective.name}: {total} image(s), {steps} steps, chunks of {batch_size}", file=sys.stderr)
+        bar = keras.utils.Progbar(total, unit_name="image")
+    imgs, vals, snaps, hists = [], [], [], []
+    for start in range(0, total, batch_size):
+        stop = min(total, start + batch_size)
+        a, b, s, hh = r.run(start, stop, None if init is None else init[start:stop])
+        imgs.append(a), vals.append(b), snaps.append(s), hists.append(hh)
+        if bar is not None:
+            bar.update(stop)
+    snaps = np.concatenate(snaps, axis=1)
+    hists = np.concatenate(hists, axis=1)
+    settings = {"objective": objective.name, "n": total, "param": r.param.kind, "steps": r.steps, "lr": r.lr,
+                "transforms": [repr(t) for t in r.transforms], "regularizers": [repr(x) for x in
+                                                                               r.penalties + r.step_regs],
+                "thresholds": list(r.thresholds), "seed": r.seed, "batch_size": int(batch_size),
+                "decorrelation": r.param.matrix.tolist(), "init": "image" if init is not None else "noise",
+                "layers": r.layer_names}
+    return RenderResult(images=np.concatenate(imgs).astype(np.float32),
+                        snapshots={t: snaps[j] for j, t in enumerate(r.thresholds)},
+                        values=np.concatenate(vals).astype(np.float32),
+                        history={t: hists[j] for j, t in enumerate(r.thresholds)},
+                        settings=settings, seconds=time.perf_counter() - t0)
+
+
+__all__ = ["render", "Renderer", "RenderResult", "check_thresholds"]
