@@ -53,7 +53,8 @@ def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images
     ``admissibility.json``, ``fv.npz`` (the visualizations as arrays) and ``img/``. The
     activations are the channel maps' spatial `reduce` over `images` images of `split`;
     `criteria` go to `admissible_neurons` (quantiles by default)."""
-    from tfinterp.analysis.examples import layer_activations
+    from tfinterp.analysis.examples import layer_activations, layer_channels
+    from tfinterp.params import resolve
     from tfinterp.runs.report import load_model_and_images, neuron_visualizations
     from tfinterp.utils import atomic_path, write_json
     from tfinterp.viz.report_html import write_image, write_quiz_index, write_quiz_page
@@ -63,13 +64,21 @@ def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images
     if int(questions) < 1:
         raise UserError(f"questions must be >= 1, got {questions}")
     out = Path(out)
+    criteria = resolve(im.CRITERIA, dict(criteria or {}), owner="imetric")
+    for name, v in (("steps", steps), ("madry_steps", madry_steps)):
+        if int(v) < 1:
+            raise UserError(f"{name} must be >= 1, got {v}")
     model, model_name, dataset, x = load_model_and_images(model_spec, dataset, split, images, unsafe_deserialization)
+    layer_channels(model, layer)  # an unknown layer: one line before any work
+    if criteria["top_k"] + criteria["bottom_k"] > len(x):
+        raise UserError(f"top_k + bottom_k = {criteria['top_k'] + criteria['bottom_k']} is more than the {len(x)} "
+                        f"images; use more images (--images) or smaller groups (--top-k, --bottom-k)")
     if progress:
         print(f"activations of '{layer}' on {len(x)} images", file=sys.stderr)
     acts = layer_activations(model, layer, x, reduce=reduce, batch_size=max(64, batch_size))
     if acts.ndim != 2:
         raise UserError(f"layer '{layer}' does not give one value per channel and image (shape {acts.shape})")
-    adm = im.admissible_neurons(acts, **(criteria or {}))
+    adm = im.admissible_neurons(acts, **criteria)
     ok = adm.neurons
     write_json(out / "admissibility.json", {"model": model_name, "layer": layer, "reduce": reduce, **adm.to_dict()})
     if not ok:
