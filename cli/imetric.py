@@ -64,7 +64,7 @@ def build_cmd(
 def participant_cmd(
     quiz: Path = typer.Argument(..., help="The quiz folder (with key.json) of `tfinterp imetric build`."),
     features_model: Optional[str] = typer.Option(None, "--features-model", help="Model whose features decide "
-                                                 "(default: the quiz's own model)."),
+                                                 "(default: the quiz's own model; 'pixels': the raw pixels)."),
     features_layer: str = typer.Option("features", "--features-layer", help="Its layer (default: the penultimate, "
                                        "alias 'features')."),
     reduce: str = typer.Option("max", "--reduce", help="An option's score: max or mean cosine to the shown images."),

@@ -33,7 +33,7 @@ def env(idx_dir, monkeypatch):
     monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
 
 
-CRIT = {"top_k": 10, "bottom_k": 10, "top_quantile": 0.5, "bottom_quantile": 0.1}
+CRIT = {"top_k": 10, "bottom_k": 10, "top_quantile": 0.5, "min_ratio": 1.05}
 
 
 def test_build_participant_score(tiny, env, tmp_path):

@@ -208,10 +208,14 @@ def make_questions(adm: Admissibility, neurons, seed: int = 0, n_answers: int = 
 def chance_distribution(n_options: int = N_OPTIONS, n_correct: int = N_ANSWERS, picks: int = N_ANSWERS) -> dict:
     """Hits of `picks` random picks among `n_options` with `n_correct` answers: the
     hypergeometric P(k) for k = 0..picks and its mean (1 for 3 of 9 with 3 answers)."""
+    from fractions import Fraction
+
     total = math.comb(n_options, picks)
-    p = [math.comb(n_correct, k) * math.comb(n_options - n_correct, picks - k) / total for k in range(picks + 1)]
-    return {"p": p, "mean": sum(k * v for k, v in enumerate(p)),
-            "var": sum(k * k * v for k, v in enumerate(p)) - sum(k * v for k, v in enumerate(p)) ** 2}
+    p = [Fraction(math.comb(n_correct, k) * math.comb(n_options - n_correct, picks - k), total)
+         for k in range(picks + 1)]
+    mean = sum(k * v for k, v in enumerate(p))
+    var = sum(k * k * v for k, v in enumerate(p)) - mean ** 2
+    return {"p": [float(v) for v in p], "mean": float(mean), "var": float(var)}
 
 
 def machine_picks(shown_features, option_features, k: int = N_ANSWERS, reduce: str = "max") -> list[int]:

@@ -157,7 +157,8 @@ def run_machine_participant(quiz, features_model=None, features_layer="features"
                             conditions=None, batch_size=64, unsafe_deserialization=False) -> dict:
     """A scripted participant for every condition of the quiz in folder `quiz`: per question it
     picks the 3 options whose features (`features_layer` of `features_model`, default the
-    quiz's own model; a conv layer is pooled by its spatial mean) are nearest by cosine to the
+    quiz's own model; a conv layer is pooled by its spatial mean; ``"pixels"``: the raw
+    pixels, a space that knows nothing of any model) are nearest by cosine to the
     shown images' (``max`` over them, or ``mean``); writes ``machine_<condition>.json``
     response files into `out` (default ``<quiz>/responses``) and returns their scores."""
     from tfinterp.analysis.examples import layer_activations
@@ -174,6 +175,8 @@ def run_machine_participant(quiz, features_model=None, features_layer="features"
                                            unsafe_deserialization)
     if features_model is None:
         fmodel = model
+    elif features_model == "pixels":
+        fmodel = None  # the raw pixels: a feature space that knows nothing of any model
     else:
         from tfinterp.models import load_model
 
@@ -186,27 +189,37 @@ def run_machine_participant(quiz, features_model=None, features_layer="features"
     except FileNotFoundError:
         raise UserError(f"{folder / 'fv.npz'} not found: the quiz folder is incomplete; build it again")
     row = {c: i for i, c in enumerate(fv_neurons)}
+    used = sorted({int(i) for q in key["questions"] for i in q["options"] + q["examples"]})
+    pos = {i: k for k, i in enumerate(used)}
+    blocks = {"x": x[used], "fv_noise": fv["fv_noise"], "fv_dataset": fv["fv_dataset"]}
 
-    def image(kind, ident):
-        return x[ident] if kind == "x" else fv[kind][row[ident]]
+    def features(images):
+        if fmodel is None:
+            return images.reshape(len(images), -1)
+        f = layer_activations(fmodel, features_layer, images, reduce="mean", batch_size=batch_size)
+        return f.reshape(len(f), -1)
+
+    feats = {k: features(v) for k, v in blocks.items()}  # one pass per block, not per question
+
+    def feature(kind, ident):
+        return feats["x"][pos[ident]] if kind == "x" else feats[kind][row[ident]]
 
     conditions = list(conditions or im.CONDITIONS)
     bad = [c for c in conditions if c not in im.CONDITIONS]
     if bad:
         raise UserError(f"unknown condition '{bad[0]}'; known: {', '.join(im.CONDITIONS)}")
+    if fmodel is None:
+        features_layer = "pixels"
     participant = f"machine:{Path(str(spec)).stem}:{features_layer}:{reduce}"
     out = Path(out) if out is not None else folder / "responses"
     results = {}
     for cond in conditions:
         answers = []
         for q in key["questions"]:
-            shown = np.stack([image(k, i) for k, i in _shown(q, cond)])
-            opts = x[q["options"]]
-            f = layer_activations(fmodel, features_layer, np.concatenate([shown, opts]), reduce="mean",
-                                  batch_size=batch_size)
-            f = f.reshape(len(f), -1)
+            shown = np.stack([feature(k, i) for k, i in _shown(q, cond)])
+            opts = np.stack([feature("x", o) for o in q["options"]])
             answers.append({"question": int(q["question"]),
-                            "picked": sorted(im.machine_picks(f[:len(shown)], f[len(shown):], reduce=reduce))})
+                            "picked": sorted(im.machine_picks(shown, opts, reduce=reduce))})
         doc = {"kind": im.RESPONSE_KIND, "build": key["build"], "condition": cond, "participant": participant,
                "key_file": str(key_path.resolve()), "answers": answers,
                "features": {"model": str(spec), "layer": features_layer, "reduce": reduce}}
