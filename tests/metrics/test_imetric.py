@@ -37,12 +37,33 @@ def test_admissibility_by_hand_with_absolute_thresholds():
 def test_admissibility_quantile_thresholds():
     a = _acts()
     adm = im.admissible_neurons(a, top_k=2, bottom_k=2, top_quantile=0.9, bottom_quantile=0.5, eps_quantile=0.0)
-    q90, q50 = np.quantile(a.ravel(), 0.9), np.quantile(a.ravel(), 0.5)
+    flat = a.ravel()
+    q90, q50 = np.quantile(flat[flat > 0], 0.9), np.quantile(flat, 0.5)   # top: of the positive values
     assert adm.thresholds["top_min"] == pytest.approx(q90)
     assert adm.thresholds["min_ratio"] == pytest.approx(q90 / max(q50, 1.0))
     expect = [c for c in range(4) if adm.top_min[c] >= q90 and adm.top_min[c] > 0
               and adm.ratio[c] >= q90 / max(q50, 1.0) and adm.top_min[c] > adm.bottom_max[c]]
     assert adm.neurons == expect and 1 not in expect and 2 not in expect
+
+
+def test_sparse_relu_layer_threshold_is_not_zero():
+    # 95 % exact zeros: a quantile over all values would be 0 and admit every neuron that fires once
+    rng = np.random.default_rng(0)
+    a = np.zeros((200, 6))
+    a[:20, :3] = np.linspace(1.5, 2.0, 20)[:, None]  # neurons 0-2 fire strongly on 20 images
+    a[:20, 3] = rng.uniform(0.0, 0.05, 20)          # neuron 3 fires weakly on 20 images
+    a[0, 4] = 3.0                                    # neuron 4 fires on one image only
+    adm = im.admissible_neurons(a, top_k=10, bottom_k=10, top_quantile=0.5)
+    flat = a.ravel()
+    assert adm.thresholds["top_min"] == pytest.approx(np.quantile(flat[flat > 0], 0.5))
+    assert 1.5 < adm.thresholds["top_min"] < 1.76       # not 0, the quantile over all values
+    assert adm.thresholds["q_bottom"] == 0 and adm.bottom_zero.all()
+    # ratio threshold Q+(0.9) / eps: for an all-zero bottom the criteria agree
+    assert adm.thresholds["min_ratio"] == pytest.approx(adm.thresholds["top_min"] / adm.thresholds["eps"])
+    assert np.isfinite(adm.ratio).all()
+    expect = [c for c in range(6) if adm.top_min[c] >= adm.thresholds["top_min"]]
+    assert adm.neurons == expect == [0, 1, 2]
+    assert im.admissible_neurons(a, top_k=10, bottom_k=10, top_quantile=0.0).neurons == [0, 1, 2, 3]
 
 
 def test_admissibility_all_zero_layer_and_bad_input():

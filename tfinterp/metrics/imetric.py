@@ -10,15 +10,18 @@ images and the pages):
   ``topMin = 0.11`` and the ratio top-100 minimum / bottom-100 maximum is at least
   ``minMaxRatioMin = 1e4``. Both numbers are ResNet-50 values; here they are stated as
   quantiles of the layer's own activations (all images x channels), so they transfer:
-  the top group's minimum must reach the layer's ``top_quantile`` (default 0.9), and the
-  ratio must reach the layer's own spread, Q(top_quantile) / Q(bottom_quantile) (default
-  Q(0.9) / Q(0.5)). ReLU layers put many exact zeros in a neuron's bottom group, which
-  makes the ratio infinite (and Q(0.5) zero): both denominators are floored at ``eps``, the
-  ``eps_quantile`` (default 0.05) of the layer's *positive* activations. A neuron whose
-  bottom group is all zeros then has the finite ratio top_min / eps and is marked
-  ``bottom_zero``; with the default thresholds it is admissible exactly when its top group
-  passes the first criterion. The seed's absolute values stay available (``top_min=0.11,
-  min_ratio=1e4``, `SEED_RESNET50`).
+  the top group's minimum must reach Q+(top_quantile), the ``top_quantile`` (default 0.9)
+  of the layer's positive activations (ReLU zeros left out: in a sparse layer most values
+  are 0, and a quantile over all of them would be 0 and admit any neuron that fires at
+  all), and the ratio must reach the layer's own spread, Q+(top_quantile) /
+  Q(bottom_quantile) (default Q+(0.9) / Q(0.5), Q over all values). ReLU layers put many
+  exact zeros in a neuron's bottom group, which makes the ratio infinite (and Q(0.5) zero):
+  both denominators are floored at ``eps``, the ``eps_quantile`` (default 0.05) of the
+  layer's positive activations. A neuron whose bottom group is all zeros then has the
+  finite ratio top_min / eps and is marked ``bottom_zero``; in a sparse layer (Q(0.5) = 0)
+  with the default thresholds it is admissible exactly when its top group passes the first
+  criterion. The seed's absolute values stay available (``top_min=0.11, min_ratio=1e4``,
+  `SEED_RESNET50`).
 - **Quizzes**: per neuron, 9 options (3 answers drawn from the top group below the shown
   examples, 6 distractors from the bottom group, seeded shuffles, no duplicates), and what
   each of the three conditions shows (`CONDITIONS`).
@@ -47,8 +50,8 @@ CRITERIA = {
     "top_k": Param(100, int, min=1, doc="the answer group: a neuron's top-k images (the seed's topEdgeNum)"),
     "bottom_k": Param(100, int, min=1, doc="the distractor group: its bottom-k images (bottomEdgeNum)"),
     "top_quantile": Param(0.9, float, min=0, max=1, doc="the top group's minimum must reach this quantile of "
-                          "the layer's activations (the seed's topMin = 0.11 on ResNet-50)"),
-    "bottom_quantile": Param(0.5, float, min=0, max=1, doc="the required ratio is Q(top_quantile) / "
+                          "the layer's positive activations (the seed's topMin = 0.11 on ResNet-50)"),
+    "bottom_quantile": Param(0.5, float, min=0, max=1, doc="the required ratio is Q+(top_quantile) / "
                              "Q(bottom_quantile) of the layer (the seed's minMaxRatioMin = 1e4)"),
     "eps_quantile": Param(0.05, float, min=0, max=1, doc="floor of the ratio's denominators: this quantile of "
                           "the layer's positive activations (ReLU zeros would make the ratio infinite)"),
@@ -134,7 +137,9 @@ def admissible_neurons(activations, **criteria) -> Admissibility:
     flat = a.ravel()
     pos = flat[flat > 0]
     eps = float(np.quantile(pos, c["eps_quantile"])) if pos.size else float(np.finfo(np.float32).tiny)
-    q_top = float(np.quantile(flat, c["top_quantile"]))
+    # the top threshold is a quantile of the *firing* activations: in a sparse ReLU layer most
+    # values are exact zeros, and a quantile over all of them would be 0 and admit anything
+    q_top = float(np.quantile(pos, c["top_quantile"])) if pos.size else 0.0
     q_bottom = float(np.quantile(flat, c["bottom_quantile"]))
     need_top = float(c["top_min"]) if c["top_min"] is not None else q_top
     need_ratio = (float(c["min_ratio"]) if c["min_ratio"] is not None
@@ -145,9 +150,10 @@ def admissible_neurons(activations, **criteria) -> Admissibility:
     ok = (top_min >= need_top) & (top_min > 0) & (ratio >= need_ratio) & (top_min > bottom_max)
     thresholds = {"top_min": need_top, "min_ratio": need_ratio, "eps": eps,
                   "q_top": q_top, "q_bottom": q_bottom,
-                  "top_min_from": "absolute" if c["top_min"] is not None else f"quantile {c['top_quantile']:g}",
+                  "top_min_from": "absolute" if c["top_min"] is not None else
+                  f"quantile {c['top_quantile']:g} of the positive activations",
                   "min_ratio_from": "absolute" if c["min_ratio"] is not None else
-                  f"Q({c['top_quantile']:g}) / max(Q({c['bottom_quantile']:g}), eps)",
+                  f"Q+({c['top_quantile']:g}) / max(Q({c['bottom_quantile']:g}), eps)",
                   "eps_from": f"quantile {c['eps_quantile']:g} of the {pos.size} positive activations"}
     return Admissibility(ok=ok, top_min=top_min, bottom_max=bottom_max, ratio=ratio, bottom_zero=bottom_zero,
                          top=top.astype(np.int64), bottom=bottom.astype(np.int64), thresholds=thresholds,
