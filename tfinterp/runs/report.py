@@ -4,7 +4,7 @@ box?", sec. 4.2, Fig. 3) as static HTML pages.
 Per neuron (a channel of a layer): its 2 top dataset examples (`tfinterp.analysis.examples.top_examples`),
 2 feature visualizations (one from noise with the Lucid-style recipe, `tfinterp.featureviz.render`;
 one from the neuron's top dataset example with the seed's "Madry" method,
-`tfinterp.featureviz.madry_style`), and Grid-CAM views of each of the 4 images at 4 crop
+`tfinterp.featureviz.madry_style.madry_render`), and Grid-CAM views of each of the 4 images at 4 crop
 sizes. The Grid-CAM used is the neuron's own: `tfinterp.explain` method ``gridcam`` with
 ``neuron=(layer, channel)`` scores each sliding crop by the channel's mean activation on it
 (the crop resized to the input), so a cell shows how strongly the crops containing it drive
@@ -93,14 +93,15 @@ def neuron_visualizations(model, layer, channels, starts, steps=256, madry_steps
     Fourier parameterization); ``dataset``: the Madry-style render from `starts` (one
     dataset example per channel, `featureviz.madry_style`). Arrays [n, H, W, C] in [0, 1]."""
     from tfinterp.featureviz import objectives_for_channels, render
-    from tfinterp.featureviz.madry_style import madry_style
+    from tfinterp.featureviz.madry_style import madry_render
 
     chans = [int(c) for c in channels]
-    noise = render(model, objectives_for_channels(layer, chans), param=param, steps=int(steps), seed=seed,
-                   batch_size=batch_size, progress=progress).images
+    objective = objectives_for_channels(layer, chans)
+    noise = render(model, objective, param=param, steps=int(steps), seed=seed, batch_size=batch_size,
+                   progress=progress).images
     kw = {} if madry_eps is None else {"eps": float(madry_eps)}
-    data = madry_style(model, layer, chans, np.asarray(starts, np.float32), steps=int(madry_steps),
-                       batch_size=batch_size, progress=progress, **kw).images
+    data = madry_render(model, objective, np.asarray(starts, np.float32), steps=int(madry_steps),
+                        batch_size=batch_size, progress=progress, **kw).images
     return {"noise": np.clip(np.asarray(noise, np.float32), 0, 1), "dataset": np.clip(np.asarray(data, np.float32), 0, 1)}
 
 
