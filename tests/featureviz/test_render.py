@@ -132,3 +132,30 @@ def test_bad_input(toy):
         parse_regularizer("sharpen=3")
     with pytest.raises(UserError, match="n=3"):
         render(toy, objectives_for_channels("toy_relu", [0, 1]), n=3, steps=2, progress=False)
+
+
+def test_pre_activation_tap_value_gradient_and_dead_relu():
+    """'conv:pre' is the conv + bias before the fused ReLU: its value and gradient by hand, and a
+    channel whose ReLU is 0 on the start (no gradient) rises only through its pre-activation."""
+    from tfinterp.featureviz.render import activation_fn
+
+    inp = keras.Input((5, 5, 1), name="images")
+    conv = keras.layers.Conv2D(1, 1, activation="relu", name="conv")
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(conv(inp)))
+    conv.set_weights([np.full((1, 1, 1, 1), 2.0, np.float32), np.array([-1.5], np.float32)])
+    x = tf.constant(np.full((1, 5, 5, 1), 0.5, np.float32))   # 2 * 0.5 - 1.5 = -0.5 < 0: ReLU dead
+    fn = activation_fn(model, ["conv:pre", "conv"])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        acts = fn(x)
+        v = channel("conv:pre", 0)(acts)
+    np.testing.assert_allclose(v.numpy(), [-0.5], atol=1e-6)
+    np.testing.assert_allclose(acts["conv"].numpy(), 0.0)
+    np.testing.assert_allclose(tape.gradient(v, x).numpy(), 2.0 / 25, rtol=1e-5)
+    dead = render(model, channel("conv", 0), steps=30, thresholds=[1, 30], transforms="none", progress=False)
+    alive = render(model, channel("conv:pre", 0), steps=30, thresholds=[1, 30], transforms="none", progress=False)
+    assert dead.values[0] == 0.0 and np.abs(dead.snapshots[1] - dead.snapshots[30]).max() == 0   # stuck
+    assert alive.values[0] > -0.5 + 0.15 and alive.images.mean() > dead.images.mean() + 0.05          # climbs
+    with pytest.raises(UserError, match="pre-activation"):
+        activation_fn(keras.Sequential([keras.Input((5, 5, 1)), keras.layers.ReLU(name="r"),
+                                        keras.layers.Flatten()]), ["r:pre"])
