@@ -370,7 +370,7 @@ _BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: l
 _ALIASES = {"class_logit": "logit", "class_prob": "prob", "deepdream": "layer"}
 
 
-def parse_objective(expr: str, default_layer: str | None = None) -> Objective:
+def parse_objective(expr: str, default_layer: str | None = None, variables: dict | None = None) -> Objective:
     """An objective from an expression such as ``"channel(last_conv, 3) + 0.5*diversity(last_conv)"``
     or ``"logit(3)"``.
 
@@ -378,7 +378,8 @@ def parse_objective(expr: str, default_layer: str | None = None) -> Objective:
     and ``deepdream`` are accepted as other names), ``+ - * /``, unary minus, lists of
     numbers and layer names (bare words or quoted strings) are allowed; keyword arguments
     (``x=3``) too. Anything else is a `UserError` of one line. `default_layer` stands for
-    a missing layer in ``channel(3)``.
+    a missing layer in ``channel(3)``; `variables` maps bare words to values (the CLI's
+    ``c``: each image's channel, a list, so ``channel(last_conv, c)`` is one image per channel).
     """
     if not isinstance(expr, str) or not expr.strip():
         raise UserError("the objective expression is empty; e.g. 'channel(last_conv, 3)' or 'logit(3)'")
@@ -387,7 +388,7 @@ def parse_objective(expr: str, default_layer: str | None = None) -> Objective:
     except SyntaxError as e:
         raise UserError(f"cannot parse the objective '{expr}': {e.msg}; e.g. 'channel(last_conv, 3) - 0.5*diversity(last_conv)'")
     try:
-        value = _eval(tree.body, expr, default_layer)
+        value = _eval(tree.body, expr, default_layer, dict(variables or {}))
     except UserError as e:
         raise UserError(str(e).splitlines()[0]) from None
     if isinstance(value, numbers.Number):
@@ -402,20 +403,21 @@ def _bad(expr, what):
     return UserError(f"cannot parse the objective '{expr}': {what} (allowed: {names}, numbers, + - * /)")
 
 
-def _eval(node, expr, default_layer):
+def _eval(node, expr, default_layer, variables=None):
+    variables = variables or {}
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) and not isinstance(node.value, bool):
         return node.value
-    if isinstance(node, ast.Name):  # a bare word is a layer name
-        return node.id
+    if isinstance(node, ast.Name):  # a bare word is a variable, else a layer name
+        return variables.get(node.id, node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        v = _eval(node.operand, expr, default_layer)
-        if isinstance(v, str):
-            raise _bad(expr, f"'-' before the name '{v}'")
+        v = _eval(node.operand, expr, default_layer, variables)
+        if isinstance(v, (str, list)):
+            raise _bad(expr, f"'-' before '{ast.unparse(node.operand)}'")
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        a, b = _eval(node.left, expr, default_layer), _eval(node.right, expr, default_layer)
-        if isinstance(a, str) or isinstance(b, str):
-            raise _bad(expr, "arithmetic on a name")
+        a, b = _eval(node.left, expr, default_layer, variables), _eval(node.right, expr, default_layer, variables)
+        if isinstance(a, (str, list)) or isinstance(b, (str, list)):
+            raise _bad(expr, "arithmetic on a name or a list")
         if isinstance(node.op, ast.Div) and not isinstance(b, numbers.Number):
             raise _bad(expr, "division by an objective")
         try:
@@ -423,7 +425,7 @@ def _eval(node, expr, default_layer):
         except ZeroDivisionError:
             raise _bad(expr, "division by zero")
     if isinstance(node, (ast.List, ast.Tuple)):
-        items = [_eval(e, expr, default_layer) for e in node.elts]
+        items = [_eval(e, expr, default_layer, variables) for e in node.elts]
         if not all(isinstance(i, numbers.Number) for i in items):
             raise _bad(expr, "a list of something other than numbers")
         return items
@@ -431,8 +433,8 @@ def _eval(node, expr, default_layer):
         name = _ALIASES.get(node.func.id, node.func.id)
         if name not in OBJECTIVES:
             raise _bad(expr, f"unknown function '{node.func.id}'")
-        args = [_eval(a, expr, default_layer) for a in node.args]
-        kwargs = {k.arg: _eval(k.value, expr, default_layer) for k in node.keywords if k.arg is not None}
+        args = [_eval(a, expr, default_layer, variables) for a in node.args]
+        kwargs = {k.arg: _eval(k.value, expr, default_layer, variables) for k in node.keywords if k.arg is not None}
         if len(kwargs) != len(node.keywords):
             raise _bad(expr, "'**' arguments")
         if name in ("channel", "neuron", "direction") and args and not isinstance(args[0], str):

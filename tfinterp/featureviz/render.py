@@ -44,6 +44,73 @@ class RenderResult:
     seconds: float = 0.0
 
 
+PRE = ":pre"
+
+
+def activation_fn(model, names):
+    """A function ``x -> {name: tensor}`` of `model`'s activations for the objective's layer
+    `names` (usable inside `tf.function`; the model is not changed).
+
+    A name ending in ``:pre`` (``last_conv:pre``) is the layer's pre-activation: the
+    convolution or dense product plus bias, before a fused ReLU (lucid's ``*_pre_relu``
+    tensors): a ReLU channel that is 0 on the starting image has no gradient, its
+    pre-activation does. Other names are `tfinterp.models.layers.feature_model`'s.
+    """
+    from tfinterp.models.layers import feature_model, resolve_layer, run_graph
+
+    names = list(names)
+    pre = {n: "/".join(resolve_layer(model, n[:-len(PRE)])) for n in names if n.endswith(PRE)}
+    plain = [n for n in names if not n.endswith(PRE)]
+    if not pre:
+        if not plain:
+            return lambda x: {}
+        fm = feature_model(model, plain)
+        return lambda x: dict(fm(x, training=False))
+    from tfinterp.models.layers import walk_layers
+
+    layers = dict(walk_layers(model))
+    for n, path in pre.items():
+        layer = layers.get(path)
+        if layer is None or not hasattr(layer, "kernel") or not (hasattr(layer, "convolution_op")
+                                                                  or type(layer).__name__ == "Dense"):
+            raise UserError(f"'{n}': the pre-activation needs a Conv or Dense layer, '{path}' is "
+                            f"{type(layer).__name__ if layer is not None else 'not a layer'}")
+    paths = {n: "/".join(resolve_layer(model, n)) for n in plain}
+    wanted = set(pre.values()) | set(paths.values())
+
+    def descend(path, layer):
+        return any(t.startswith(path + "/") for t in wanted)
+
+    def run(x):
+        import keras
+
+        found, pre_found = {}, {}
+
+        def intercept(path, layer, call, args, kwargs, graph):
+            if path in pre.values():
+                inp = args[0]
+                if hasattr(layer, "convolution_op"):
+                    z = layer.convolution_op(inp, layer.kernel)
+                else:
+                    z = keras.ops.matmul(inp, layer.kernel)
+                if getattr(layer, "use_bias", False):
+                    z = z + layer.bias
+                pre_found[path] = z
+                y = layer.activation(z) if layer.activation is not None else z
+            else:
+                y = call(*args, **kwargs)
+            if path in paths.values():
+                found[path] = y
+            return y
+
+        final = run_graph(model, x, intercept, descend, training=False)
+        out = {n: pre_found[p] for n, p in pre.items()}
+        out.update({n: (final if p == "" else found[p]) for n, p in paths.items()})
+        return out
+
+    return run
+
+
 def check_thresholds(thresholds, steps: int) -> tuple[int, ...]:
     """Sorted distinct thresholds in [1, steps] (None: just `steps`)."""
     if thresholds is None:
@@ -78,7 +145,6 @@ class Renderer:
         from tfinterp.featureviz.param import make_param
         from tfinterp.featureviz.regularizers import split_regularizers
         from tfinterp.featureviz.transforms import compose, make_transforms
-        from tfinterp.models.layers import feature_model
         from tfinterp.ops.optim import adam_update
 
         if not isinstance(objective, Objective):
@@ -97,14 +163,14 @@ class Renderer:
         self.objective = objective
         names = sorted(objective.layers - {INPUT})
         self.layer_names = names
-        fm = feature_model(model, names) if names else None
+        fm = activation_fn(model, names)
         tfm = compose(self.transforms, h, w)
         p, obj, penalties, step_regs = self.param, objective, self.penalties, self.step_regs
         ths = tf.constant(self.thresholds, tf.int32)
         k = len(self.thresholds)
 
         def evaluate(img, x, idx):
-            acts = dict(fm(x, training=False)) if fm is not None else {}
+            acts = fm(x)
             acts[INPUT] = img
             return obj(acts, idx)
 
