@@ -35,6 +35,8 @@ def build_cmd(
     min_ratio: Optional[float] = typer.Option(None, "--min-ratio", help="Absolute ratio instead (seed: 1e4)."),
     steps: int = typer.Option(256, "--steps", help="Steps of the Lucid-style render from noise."),
     madry_steps: int = typer.Option(200, "--madry-steps", help="L2 steps of the Madry-style render."),
+    pre: bool = typer.Option(True, "--pre/--no-pre", help="The render from noise maximizes the channel's "
+                             "pre-activation (lucid's pre_relu; a dead ReLU has no gradient) where the layer has one."),
     reduce: str = typer.Option("mean", "--reduce", help="A channel's activation: the spatial mean or max of its map."),
     seed: int = typer.Option(0, "--seed", min=0),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -52,7 +54,7 @@ def build_cmd(
                 "eps_quantile": eps_quantile, "top_min": top_min, "min_ratio": min_ratio}
     r = build_quiz(model, layer=layer, dataset=dataset, split=split, images=images, questions=questions,
                    criteria={k: v for k, v in criteria.items() if v is not None}, reduce=reduce, steps=steps,
-                   madry_steps=madry_steps, seed=seed, batch_size=batch_size, out=out_dir(out),
+                   madry_steps=madry_steps, pre=pre, seed=seed, batch_size=batch_size, out=out_dir(out),
                    unsafe_deserialization=unsafe_deserialization)
     t = r["thresholds"]
     typer.echo(f"{r['admissible']} of {r['channels']} neurons admissible (top-min >= {t['top_min']:.4g}, "

@@ -26,6 +26,8 @@ def neurons_cmd(
     steps: int = typer.Option(256, "--steps", help="Steps of the Lucid-style render from noise."),
     madry_steps: int = typer.Option(200, "--madry-steps", help="L2 steps of the Madry-style render (the seed: 200)."),
     param: str = typer.Option("fourier", "--param", help="Parameterization of the render from noise: fourier|pixel."),
+    pre: bool = typer.Option(True, "--pre/--no-pre", help="The render from noise maximizes the channel's "
+                             "pre-activation (lucid's pre_relu; a dead ReLU has no gradient) where the layer has one."),
     reduce: str = typer.Option("mean", "--reduce", help="A channel's activation: the spatial mean or max of its map."),
     seed: int = typer.Option(0, "--seed", min=0),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
@@ -42,7 +44,7 @@ def neurons_cmd(
     if param not in ("fourier", "pixel"):
         raise UserError(f"--param must be fourier or pixel, got '{param}'")
     r = run_neuron_report(model, layer=layer, channels=channels, dataset=dataset, split=split, images=images,
-                          steps=steps, madry_steps=madry_steps, param=param, reduce=reduce, seed=seed,
+                          steps=steps, madry_steps=madry_steps, param=param, pre=pre, reduce=reduce, seed=seed,
                           batch_size=batch_size, out=out_dir(out), unsafe_deserialization=unsafe_deserialization)
     typer.echo(f"{len(r['channels'])} neuron pages of {r['layer']} ({r['model']}): open {r['index']} in a browser "
                f"(no server needed); report.json beside it")

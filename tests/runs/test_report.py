@@ -41,6 +41,7 @@ def test_report_pages_hold_the_neurons_top_examples_and_gridcam_levels(tiny, env
     r = run_neuron_report(tiny, layer="conv2", channels="1-2", dataset="fashion_mnist", split="train", images=40,
                           steps=6, madry_steps=4, out=out, progress=False)
     assert r["channels"] == [1, 2] and r["gridcam_sizes"] == [2, 3, 4, 5]
+    assert r["render_layer"] == "conv2:pre"     # the render from noise maximizes the pre-activation
     x, _ = load_arrays("fashion_mnist", "train", 40)
     acts = layer_activations(load_model(tiny), "conv2", x, reduce="mean")
     doc = json.loads((out / "report.json").read_text())
@@ -80,6 +81,16 @@ def test_report_of_a_tiny_model_in_the_browser(tiny, env, tmp_path):
     finally:
         close(driver)
     assert (tmp_path / "shot.png").stat().st_size > 1000
+
+
+def test_render_layer_is_the_pre_activation_where_there_is_one(tiny):
+    from tfinterp.models import load_model
+    from tfinterp.runs.report import render_layer
+
+    m = load_model(tiny)
+    assert render_layer(m, "conv2") == "conv2:pre"
+    assert render_layer(m, "conv2", pre=False) == "conv2"
+    assert render_layer(m, "pool1") == "pool1"       # no activation under a pooling layer
 
 
 def test_report_bad_channels(tiny, env, tmp_path):

@@ -46,8 +46,8 @@ _CAPTIONS = {"x": "dataset example", "fv_noise": "feature visualization (from no
 
 
 def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images=2000, questions=10,
-               criteria=None, reduce="mean", steps=256, madry_steps=200, param="fourier", seed=0, batch_size=32,
-               out=None, progress=True, unsafe_deserialization=False) -> dict:
+               criteria=None, reduce="mean", steps=256, madry_steps=200, param="fourier", pre=True, seed=0,
+               batch_size=32, out=None, progress=True, unsafe_deserialization=False) -> dict:
     """Build the I-metric quizzes (Baek et al. sec. 5.1) for `layer` into `out`: ``quiz_<condition>.html``
     (one per condition), ``index.html``, ``key.json`` (the answers: keep it from participants),
     ``admissibility.json``, ``fv.npz`` (the visualizations as arrays) and ``img/``. The
@@ -90,7 +90,8 @@ def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images
     qs = [q.to_dict() for q in im.make_questions(adm, neurons, seed=seed)]
     starts = x[[q["fv_start"] for q in qs]]
     fv = neuron_visualizations(model, layer, neurons, starts, steps=steps, madry_steps=madry_steps, param=param,
-                               seed=seed, batch_size=batch_size, progress=progress)
+                               pre=pre, seed=seed, batch_size=batch_size, progress=progress)
+    noise_layer = fv.pop("render_layer")
     with atomic_path(out / "fv.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, neurons=np.array(neurons), noise=fv["noise"], dataset=fv["dataset"])
@@ -121,7 +122,7 @@ def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images
     key = {"kind": im.KEY_KIND, "build": build, "model": model_name,
            "model_spec": model_spec if isinstance(model_spec, str) else None, "layer": layer,
            "dataset": dataset, "split": split, "images": int(len(x)), "reduce": reduce, "seed": seed,
-           "steps": int(steps), "madry_steps": int(madry_steps), "param": param,
+           "steps": int(steps), "madry_steps": int(madry_steps), "param": param, "render_layer": noise_layer,
            "criteria": adm.criteria, "thresholds": adm.thresholds, "admissible": ok,
            "conditions": {c: {"title": s["title"], "shown": [k for k, _ in s["shown"]]}
                           for c, s in im.CONDITIONS.items()},

@@ -86,23 +86,42 @@ def load_model_and_images(model_spec, dataset, split, images, unsafe_deserializa
     return model, name, dataset, x
 
 
+def render_layer(model, layer: str, pre: bool = True) -> str:
+    """The layer name the render from noise maximizes: the pre-activation ``layer:pre`` (lucid's
+    ``*_pre_relu``: a ReLU channel that is 0 on the noise image has no gradient, its
+    pre-activation does) when `pre` and the layer has one (a Conv or Dense layer), else `layer`."""
+    if not pre:
+        return layer
+    from tfinterp.featureviz.render import PRE, activation_fn
+
+    try:
+        activation_fn(model, [layer + PRE])
+    except UserError:  # no fused activation to look under (a pooling layer, say): the layer itself
+        return layer
+    return layer + PRE
+
+
 def neuron_visualizations(model, layer, channels, starts, steps=256, madry_steps=200, madry_eps=None,
-                          param="fourier", seed=0, batch_size=32, progress=True) -> dict:
+                          param="fourier", pre=True, seed=0, batch_size=32, progress=True) -> dict:
     """The report's two feature visualizations per channel, as the seed makes them (sec. 5.1.3):
     ``noise``: the Lucid-style render from noise (`featureviz.render`, lucid transforms,
-    Fourier parameterization); ``dataset``: the Madry-style render from `starts` (one
-    dataset example per channel, `featureviz.madry_style`). Arrays [n, H, W, C] in [0, 1]."""
+    Fourier parameterization; of the pre-activation, `render_layer`); ``dataset``: the
+    Madry-style render from `starts` (one dataset example per channel, where the channel is
+    active, `featureviz.madry_style.madry_render`). Arrays [n, H, W, C] in [0, 1], and
+    ``render_layer``."""
     from tfinterp.featureviz import objectives_for_channels, render
     from tfinterp.featureviz.madry_style import madry_render
 
     chans = [int(c) for c in channels]
     objective = objectives_for_channels(layer, chans)
-    noise = render(model, objective, param=param, steps=int(steps), seed=seed, batch_size=batch_size,
-                   progress=progress).images
+    noise_layer = render_layer(model, layer, pre)
+    noise = render(model, objectives_for_channels(noise_layer, chans), param=param, steps=int(steps), seed=seed,
+                   batch_size=batch_size, progress=progress).images
     kw = {} if madry_eps is None else {"eps": float(madry_eps)}
     data = madry_render(model, objective, np.asarray(starts, np.float32), steps=int(madry_steps),
                         batch_size=batch_size, progress=progress, **kw).images
-    return {"noise": np.clip(np.asarray(noise, np.float32), 0, 1), "dataset": np.clip(np.asarray(data, np.float32), 0, 1)}
+    return {"noise": np.clip(np.asarray(noise, np.float32), 0, 1), "dataset": np.clip(np.asarray(data, np.float32), 0, 1),
+            "render_layer": noise_layer}
 
 
 def gridcam_levels(model, layer, channel, images, grid=GRID, batch_size=8) -> tuple[np.ndarray, list[int]]:
@@ -117,14 +136,16 @@ def gridcam_levels(model, layer, channel, images, grid=GRID, batch_size=8) -> tu
 
 
 def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None, split="test", images=2000,
-                      steps=256, madry_steps=200, madry_eps=None, param="fourier", reduce="mean", grid=GRID,
-                      seed=0, batch_size=32, out=None, progress=True, unsafe_deserialization=False) -> dict:
+                      steps=256, madry_steps=200, madry_eps=None, param="fourier", pre=True, reduce="mean",
+                      grid=GRID, seed=0, batch_size=32, out=None, progress=True,
+                      unsafe_deserialization=False) -> dict:
     """Write the neuron report (Baek et al. sec. 4.2) of `channels` of `layer` into `out`:
     ``index.html``, ``neuron_<c>.html`` each, ``img/``, and ``report.json`` (what each panel
     is, the activations, the timings). `images` dataset images of `split` are searched for
     the top examples (activation: the channel map's spatial `reduce`, ``mean`` as the seed's
     pooled representation); the Lucid-style render takes `steps`, the Madry-style one
-    `madry_steps` (the seed: 200, and "larger than 150")."""
+    `madry_steps` (the seed: 200, and "larger than 150"); `pre`: the render from noise
+    maximizes the channel's pre-activation (`render_layer`)."""
     from tfinterp.analysis.examples import layer_activations, layer_channels, top_examples
     from tfinterp.utils import write_json
     from tfinterp.viz.report_html import write_neuron_report
@@ -143,8 +164,9 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
     starts = x[top.indices[chans, 0]]
     t1 = time.perf_counter()
     fv = neuron_visualizations(model, layer, chans, starts, steps=steps, madry_steps=madry_steps,
-                               madry_eps=madry_eps, param=param, seed=seed, batch_size=batch_size,
+                               madry_eps=madry_eps, param=param, pre=pre, seed=seed, batch_size=batch_size,
                                progress=progress)
+    noise_layer = fv.pop("render_layer")
     t2 = time.perf_counter()
     fv_acts = {k: layer_activations(model, layer, v, reduce=reduce) for k, v in fv.items()}
     bar = None
@@ -175,7 +197,7 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
     t3 = time.perf_counter()
     notes = (f"Activation: the channel map's spatial {reduce} (the seed's pooled representation). Dataset "
              f"examples: the top 2 of {len(x)} {dataset} {split} images. Feature visualizations: Lucid-style from "
-             f"noise ({param} parameterization, lucid transforms, {steps} steps); Madry-style from the neuron's top "
+             f"noise ({param} parameterization, lucid transforms, {steps} steps, maximizing {noise_layer}); Madry-style from the neuron's top "
              f"example ({madry_steps} L2 steps). Grid-CAM: the neuron's own (each sliding crop scored by the "
              f"channel's mean activation), a {grid}x{grid} grid, crops of {', '.join(map(str, sizes))} cells; "
              f"maps are scaled to [0, 1] per image.")
@@ -184,7 +206,7 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
                                                     "channels": f"{len(chans)} of {top.channels}"})
     summary = {"model": model_name, "layer": layer, "dataset": dataset, "split": split, "images": int(len(x)),
                "channels": chans, "reduce": reduce, "steps": int(steps), "madry_steps": int(madry_steps),
-               "param": param, "grid": grid, "gridcam_sizes": sizes,
+               "param": param, "render_layer": noise_layer, "grid": grid, "gridcam_sizes": sizes,
                "gridcam": "neuron Grid-CAM: each crop scored by the channel's mean activation",
                "neurons": record, "seconds": {"examples": round(t1 - t0, 2), "feature_visualization": round(t2 - t1, 2),
                                               "gridcam": round(t3 - t2, 2)},
