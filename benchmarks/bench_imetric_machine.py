@@ -33,7 +33,8 @@ def main():
     wall, cpu, built = _common.clock(lambda: build_quiz(
         q["model"], layer=q["layer"], dataset=q["dataset"], split=q["split"], images=q["images"],
         questions=q["questions"], criteria=dict(q.get("criteria", {})), steps=q["steps"],
-        madry_steps=q["madry_steps"], seed=q["seed"], out=folder / "quiz", progress=False))
+        madry_steps=q["madry_steps"], reduce=q.get("reduce", "mean"), seed=q["seed"], out=folder / "quiz",
+        progress=False))
     res["build"] = {"seconds": round(wall, 1), "cpu_seconds": round(cpu, 1), "neurons": built["neurons"],
                     "admissible": built["admissible"], "channels": built["channels"],
                     "thresholds": built["thresholds"]}

@@ -195,7 +195,8 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
         if bar is not None:
             bar.add(1)
     t3 = time.perf_counter()
-    notes = (f"Activation: the channel map's spatial {reduce} (the seed's pooled representation). Dataset "
+    pooled = " (the seed's average-pooled representation)" if reduce == "mean" else ""
+    notes = (f"Activation: the channel map's spatial {reduce}{pooled}. Dataset "
              f"examples: the top 2 of {len(x)} {dataset} {split} images. Feature visualizations: Lucid-style from "
              f"noise ({param} parameterization, lucid transforms, {steps} steps, maximizing {noise_layer}); Madry-style from the neuron's top "
              f"example ({madry_steps} L2 steps). Grid-CAM: the neuron's own (each sliding crop scored by the "

@@ -321,7 +321,7 @@ def save_imetric_histogram(path, scores: list[dict], summary: dict, questions: i
     axes[0].set_xlabel(f"I-metric: answers found (of {top})")
     axes[0].set_ylabel("participants")
     axes[0].set_xlim(-0.5, top + 0.5)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="upper left")
     width = 0.8 / (len(conds) + 1)
     ks = np.arange(4)
     for i, c in enumerate(conds):
