@@ -44,7 +44,7 @@ def test_report_unknown_layer_and_channel_out_of_range(tiny, env, tmp_path, caps
     base = ["report", "neurons", tiny, "--dataset", "fashion_mnist", "--split", "train", "--images", "20",
             "--out", tmp_path / "r"]
     _one_line(*_cli(base + ["--layer", "nope"], capsys)[::2], "unknown layer 'nope'")
-    _one_line(*_cli(base + ["--layer", "conv1", "--channels", "2-9"], capsys)[::2], "channel 4 is out of range")
+    _one_line(*_cli(base + ["--layer", "conv1", "--channels", "2-9"], capsys)[::2], "channel 9 is out of range")
     _one_line(*_cli(base + ["--layer", "conv1", "--steps", "0"], capsys)[::2], "steps must be >= 1")
     _one_line(*_cli(["report", "neurons", "no_such_model", "--out", tmp_path / "r"], capsys)[::2], "unknown model")
 

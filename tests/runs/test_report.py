@@ -95,13 +95,13 @@ def test_render_layer_is_the_pre_activation_where_there_is_one(tiny):
 
 def test_report_bad_channels(tiny, env, tmp_path):
     from tfinterp.errors import UserError
-    from tfinterp.runs.report import parse_channels, run_neuron_report
+    from tfinterp.runs.report import report_channels, run_neuron_report
 
-    assert parse_channels("0-2,5,1", 6) == [0, 1, 2, 5]
-    assert parse_channels(None, 40) == list(range(16))
-    with pytest.raises(UserError, match="out of range: the layer has 6 channels"):
-        parse_channels("4-6", 6)
-    with pytest.raises(UserError, match="numbers and ranges"):
-        parse_channels("a-b", 6)
+    assert report_channels("0-2,5,1", 6) == [0, 1, 2, 5]
+    assert report_channels(None, 40) == list(range(16)) and report_channels(None, 6) == list(range(6))
+    with pytest.raises(UserError, match="channel 6 is out of range for layer 'conv2'"):
+        report_channels("4-6", 6, "conv2")
+    with pytest.raises(UserError, match="cannot read"):
+        report_channels("a-b", 6)
     with pytest.raises(UserError, match="unknown layer"):
         run_neuron_report(tiny, layer="nope", dataset="fashion_mnist", split="train", images=20, out=tmp_path)

@@ -13,7 +13,6 @@ this channel (not a class). The HTML is written by `tfinterp.viz.report_html`.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -25,34 +24,17 @@ from tfinterp.errors import UserError
 GRID = 8  # Grid-CAM cells per side; the 4 crop sizes are gridcam's default levels (2, 3, 4, 5 cells)
 
 
-def parse_channels(spec, channels: int) -> list[int]:
-    """Channels from ``"0-15"``, ``"0,3,8-11"``, an int or a list, each checked against the
-    layer's `channels` (a `UserError` naming the range otherwise); None means 0..min(15, C-1)."""
+def report_channels(spec, count: int, layer: str = "layer") -> list[int]:
+    """The channels of the report: `spec` as `tfinterp.runs.featureviz.parse_channels` reads it
+    (``"0-15"``, ``"0,3,8-11"``, ``"all"``, a list), checked against the layer's `count`
+    channels; None means the first 16 (or all when fewer)."""
+    from tfinterp.runs.featureviz import parse_channels
+
     if spec is None:
-        return list(range(min(16, channels)))
+        return list(range(min(16, int(count))))
     if isinstance(spec, (int, np.integer)):
-        items = [int(spec)]
-    elif isinstance(spec, str):
-        items = []
-        for part in [p.strip() for p in spec.split(",") if p.strip()]:
-            m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
-            if m:
-                a, b = int(m.group(1)), int(m.group(2))
-                if b < a:
-                    raise UserError(f"channel range '{part}' is empty (write low-high)")
-                items += list(range(a, b + 1))
-            elif re.fullmatch(r"\d+", part):
-                items.append(int(part))
-            else:
-                raise UserError(f"channels take numbers and ranges like 0-15 or 0,3,8-11, got '{spec}'")
-    else:
-        items = [int(v) for v in spec]
-    if not items:
-        raise UserError("no channels given")
-    bad = [c for c in items if not 0 <= c < channels]
-    if bad:
-        raise UserError(f"channel {bad[0]} is out of range: the layer has {channels} channels (0..{channels - 1})")
-    return sorted(dict.fromkeys(items))
+        spec = [int(spec)]
+    return parse_channels(spec, int(count), layer)
 
 
 def resolve_dataset(model_spec, dataset) -> str:
@@ -157,7 +139,7 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
             raise UserError(f"{name} must be >= 1, got {v}")
     t0 = time.perf_counter()
     model, model_name, dataset, x = load_model_and_images(model_spec, dataset, split, images, unsafe_deserialization)
-    chans = parse_channels(channels, layer_channels(model, layer))
+    chans = report_channels(channels, layer_channels(model, layer), layer)
     if len(x) < 2:
         raise UserError(f"the report needs at least 2 dataset images, got {len(x)}")
     top = top_examples(model, layer, x, k=2, reduce=reduce, batch_size=max(64, batch_size), progress=progress)
