@@ -19,7 +19,8 @@ _LAYER = "Layer: an alias (last_conv, pool5, ...), a path (outer/inner) or a uni
 def neurons_cmd(
     model: str = typer.Argument(..., help=_MODEL),
     layer: str = typer.Option("last_conv", "--layer", help=_LAYER),
-    channels: Optional[str] = typer.Option(None, "--channels", help="Channels: 0-15, 0,3,8-11 (default: the first 16)."),
+    channels: Optional[str] = typer.Option(None, "--channels",
+                                           help="Channels: 0-15, 0,3,8-11, all (default: the first 16)."),
     images: int = typer.Option(2000, "--images", help="Dataset images searched for the top examples."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Images (default: a shipped model's own data set)."),
     split: str = typer.Option("test", "--split"),
@@ -34,7 +35,7 @@ def neurons_cmd(
     out: Path = typer.Option(..., "--out", help="Output folder: index.html, neuron_<c>.html, img/, report.json."),
     unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
 ):
-    """Neuron report (Baek et al.): per neuron 2 top dataset examples, 2 feature visualizations, Grid-CAM at 4 crop sizes."""
+    """Neuron report (Baek et al.): per neuron 2 top examples, 2 feature visualizations, Grid-CAM at 4 crop sizes."""
     from tfinterp.cli.common import out_dir
     from tfinterp.errors import UserError
     from tfinterp.runs.report import run_neuron_report

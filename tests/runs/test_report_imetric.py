@@ -64,7 +64,8 @@ def test_build_participant_score(tiny, env, tmp_path):
     for cond in im.CONDITIONS:
         page = (quiz / f"quiz_{cond}.html").read_text()
         assert key["build"] in page and "correct" not in page      # the answers stay out of the page
-    assert "fv_noise" in (quiz / "quiz_fv.html").read_text() and "fv_noise" not in (quiz / "quiz_examples.html").read_text()
+    assert "fv_noise" in (quiz / "quiz_fv.html").read_text()
+    assert "fv_noise" not in (quiz / "quiz_examples.html").read_text()
 
     m = run_machine_participant(quiz, features_layer="fc1", out=tmp_path / "responses")
     assert set(m["conditions"]) == set(im.CONDITIONS)

@@ -90,7 +90,7 @@ def build_quiz(model_spec, layer="last_conv", dataset=None, split="test", images
     qs = [q.to_dict() for q in im.make_questions(adm, neurons, seed=seed)]
     starts = x[[q["fv_start"] for q in qs]]
     fv = neuron_visualizations(model, layer, neurons, starts, steps=steps, madry_steps=madry_steps, param=param,
-                               pre=pre, seed=seed, batch_size=batch_size, progress=progress)
+                               pre=pre, images=x, seed=seed, batch_size=batch_size, progress=progress)
     noise_layer = fv.pop("render_layer")
     with atomic_path(out / "fv.npz") as tmp:
         with open(tmp, "wb") as f:

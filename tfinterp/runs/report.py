@@ -84,26 +84,32 @@ def render_layer(model, layer: str, pre: bool = True) -> str:
 
 
 def neuron_visualizations(model, layer, channels, starts, steps=256, madry_steps=200, madry_eps=None,
-                          param="fourier", pre=True, seed=0, batch_size=32, progress=True) -> dict:
+                          param="fourier", pre=True, images=None, seed=0, batch_size=32, progress=True) -> dict:
     """The report's two feature visualizations per channel, as the seed makes them (sec. 5.1.3):
     ``noise``: the Lucid-style render from noise (`featureviz.render`, lucid transforms,
     Fourier parameterization; of the pre-activation, `render_layer`); ``dataset``: the
     Madry-style render from `starts` (one dataset example per channel, where the channel is
-    active, `featureviz.madry_style.madry_render`). Arrays [n, H, W, C] in [0, 1], and
-    ``render_layer``."""
+    active, `featureviz.madry_style.madry_render`). A colour model's render from noise uses
+    the colour decorrelation fitted from `images` (the data set, `featureviz.param.fit_decorrelation`).
+    Arrays [n, H, W, C] in [0, 1], and ``render_layer``."""
     from tfinterp.featureviz import objectives_for_channels, render
     from tfinterp.featureviz.madry_style import madry_render
 
     chans = [int(c) for c in channels]
     objective = objectives_for_channels(layer, chans)
     noise_layer = render_layer(model, layer, pre)
+    decor = None
+    if images is not None and np.shape(images)[-1] == 3:
+        from tfinterp.featureviz.param import fit_decorrelation
+
+        decor = fit_decorrelation(images, seed=seed)
     noise = render(model, objectives_for_channels(noise_layer, chans), param=param, steps=int(steps), seed=seed,
-                   batch_size=batch_size, progress=progress).images
+                   decorrelation=decor, batch_size=batch_size, progress=progress).images
     kw = {} if madry_eps is None else {"eps": float(madry_eps)}
     data = madry_render(model, objective, np.asarray(starts, np.float32), steps=int(madry_steps),
                         batch_size=batch_size, progress=progress, **kw).images
-    return {"noise": np.clip(np.asarray(noise, np.float32), 0, 1), "dataset": np.clip(np.asarray(data, np.float32), 0, 1),
-            "render_layer": noise_layer}
+    return {"noise": np.clip(np.asarray(noise, np.float32), 0, 1),
+            "dataset": np.clip(np.asarray(data, np.float32), 0, 1), "render_layer": noise_layer}
 
 
 def gridcam_levels(model, layer, channel, images, grid=GRID, batch_size=8) -> tuple[np.ndarray, list[int]]:
@@ -146,7 +152,7 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
     starts = x[top.indices[chans, 0]]
     t1 = time.perf_counter()
     fv = neuron_visualizations(model, layer, chans, starts, steps=steps, madry_steps=madry_steps,
-                               madry_eps=madry_eps, param=param, pre=pre, seed=seed, batch_size=batch_size,
+                               madry_eps=madry_eps, param=param, pre=pre, images=x, seed=seed, batch_size=batch_size,
                                progress=progress)
     noise_layer = fv.pop("render_layer")
     t2 = time.perf_counter()
@@ -180,7 +186,8 @@ def run_neuron_report(model_spec, layer="last_conv", channels=None, dataset=None
     pooled = " (the seed's average-pooled representation)" if reduce == "mean" else ""
     notes = (f"Activation: the channel map's spatial {reduce}{pooled}. Dataset "
              f"examples: the top 2 of {len(x)} {dataset} {split} images. Feature visualizations: Lucid-style from "
-             f"noise ({param} parameterization, lucid transforms, {steps} steps, maximizing {noise_layer}); Madry-style from the neuron's top "
+             f"noise ({param} parameterization, lucid transforms, {steps} steps, maximizing {noise_layer}); "
+             f"Madry-style from the neuron's top "
              f"example ({madry_steps} L2 steps). Grid-CAM: the neuron's own (each sliding crop scored by the "
              f"channel's mean activation), a {grid}x{grid} grid, crops of {', '.join(map(str, sizes))} cells; "
              f"maps are scaled to [0, 1] per image.")

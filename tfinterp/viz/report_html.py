@@ -317,7 +317,8 @@ def save_imetric_histogram(path, scores: list[dict], summary: dict, questions: i
         totals = [s["total"] for s in scores if s["condition"] == c]
         axes[0].hist(totals, bins=np.arange(-0.5, top + 1.5, 1), alpha=0.55, color=colours.get(c),
                      label=f"{summary[c]['title']} (n={len(totals)}, mean {np.mean(totals):.1f})")
-    axes[0].axvline(chance["mean"] * questions, color="k", ls="--", lw=1, label=f"chance ({chance['mean'] * questions:g})")
+    level = chance["mean"] * questions
+    axes[0].axvline(level, color="k", ls="--", lw=1, label=f"chance ({level:g})")
     axes[0].set_xlabel(f"I-metric: answers found (of {top})")
     axes[0].set_ylabel("participants")
     axes[0].set_xlim(-0.5, top + 0.5)
