@@ -89,6 +89,12 @@ def test_chunks_give_the_same_images(toy):
     whole = render(toy, obj, steps=20, batch_size=3, progress=False)
     chunks = render(toy, obj, steps=20, batch_size=2, progress=False)
     np.testing.assert_allclose(chunks.images, whole.images, atol=1e-4)
+    from tfinterp.featureviz import interpolate  # t_i = i / (n - 1) over the whole render, not the chunk
+
+    obj = interpolate(channel("toy_relu", 0), channel("toy_relu", 2))
+    whole = render(toy, obj, n=3, steps=10, batch_size=3, progress=False)
+    chunks = render(toy, obj, n=3, steps=10, batch_size=2, progress=False)
+    np.testing.assert_allclose(chunks.images, whole.images, atol=1e-4)
 
 
 def test_start_from_an_image(toy):

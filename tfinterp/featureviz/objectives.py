@@ -36,6 +36,7 @@ OBJECTIVES = Registry("objective")
 
 OUTPUT = "@output"
 INPUT = "@input"
+TOTAL = "@total"  # a render's total number of images (a scalar), when it runs in chunks
 
 
 def _merge_batch(a, b):
@@ -130,7 +131,7 @@ def tf_fill(idx, value):
 def _batch_of(acts):
     import tensorflow as tf
 
-    first = next(iter(acts.values()))
+    first = next(v for k, v in acts.items() if k != TOTAL)
     return tf.shape(first)[0]
 
 
@@ -302,7 +303,7 @@ def direction(layer: str, vector) -> Objective:
 def interpolate(a: Objective, b: Objective, n: int | None = None) -> Objective:
     """Neuron interpolation across the batch (Olah et al. 2017, "interaction between neurons"):
     image i of n maximizes ``(1 - t_i) * a + t_i * b`` with ``t_i = i / (n - 1)``, so the
-    first image is `a`'s, the last `b`'s. `n` defaults to the render's batch size."""
+    first image is `a`'s, the last `b`'s. `n` defaults to the render's number of images."""
     if not isinstance(a, Objective) or not isinstance(b, Objective):
         raise UserError("interpolate(a, b, n): a and b must be objectives")
     batch = _merge_batch(_merge_batch(a.batch, b.batch), None if n is None else int(n))
@@ -312,7 +313,12 @@ def interpolate(a: Objective, b: Objective, n: int | None = None) -> Objective:
     def fn(acts, idx):
         import tensorflow as tf
 
-        total = tf.cast(batch if batch is not None else tf.shape(idx)[0], tf.float32)
+        if batch is not None:
+            total = tf.constant(float(batch))
+        elif TOTAL in acts:
+            total = tf.cast(acts[TOTAL], tf.float32)
+        else:
+            total = tf.cast(tf.shape(idx)[0], tf.float32)
         t = tf.cast(idx, tf.float32) / tf.maximum(total - 1.0, 1.0)
         return (1.0 - t) * a(acts, idx) + t * b(acts, idx)
 
@@ -454,4 +460,4 @@ def _eval(node, expr, default_layer, variables=None):
 
 __all__ = ["Objective", "OBJECTIVES", "channel", "neuron", "layer_objective", "class_logit", "class_prob",
            "direction", "interpolate", "diversity", "objectives_for_channels", "per_image", "parse_objective",
-           "OUTPUT", "INPUT"]
+           "OUTPUT", "INPUT", "TOTAL"]

@@ -8,7 +8,8 @@ inside one `tf.function` (a `tf.while_loop` with the shared in-graph Adam,
 `tfinterp.ops.optim.adam_update`). Every step draws the random transforms (one draw per
 batch, stateless, from `seed` and the step number), runs the model, and ascends the sum of
 the per-image objectives minus the penalties; Adam's state is per element, so the images are
-independent problems (only the diversity term couples them, by design). Images are kept at
+independent problems (only the diversity term couples them, by design, within a chunk of
+`batch_size`; keep all images in one chunk when it matters). Images are kept at
 the `thresholds` (the seed's iteration study: steps 30, 60, ...). More than `batch_size`
 objectives run in chunks of `batch_size` through the same compiled loop (its signature has
 a free batch axis: no retracing), with a progress bar across the chunks.
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tfinterp.errors import UserError
-from tfinterp.featureviz.objectives import INPUT, Objective
+from tfinterp.featureviz.objectives import INPUT, TOTAL, Objective
 
 
 @dataclass
@@ -138,7 +139,7 @@ class Renderer:
     renders images start..stop-1 of the objective (reused across chunks without retracing)."""
 
     def __init__(self, model, objective: Objective, *, param="fourier", steps=512, lr=0.05, transforms="lucid",
-                 regularizers=(), thresholds=None, decorrelation=None, seed=0):
+                 regularizers=(), thresholds=None, decorrelation=None, seed=0, total: int | None = None):
         import tensorflow as tf
 
         from tfinterp.checks import model_image_shape
@@ -161,7 +162,7 @@ class Renderer:
         self.transforms = make_transforms(transforms, min(h, w))
         self.penalties, self.step_regs = split_regularizers(regularizers)
         self.objective = objective
-        names = sorted(objective.layers - {INPUT})
+        names = sorted(objective.layers - {INPUT, TOTAL})
         self.layer_names = names
         fm = activation_fn(model, names)
         tfm = compose(self.transforms, h, w)
@@ -172,6 +173,8 @@ class Renderer:
         def evaluate(img, x, idx):
             acts = fm(x)
             acts[INPUT] = img
+            if total is not None:
+                acts[TOTAL] = tf.constant(int(total), tf.int32)
             return obj(acts, idx)
 
         pshape = p.param_shape(1)[1:]
@@ -270,7 +273,8 @@ def render(model, objective: Objective, *, n: int | None = None, param="fourier"
         raise UserError(f"n must be >= 1, got {n}")
     t0 = time.perf_counter()
     r = Renderer(model, objective, param=param, steps=steps, lr=lr, transforms=transforms,
-                 regularizers=regularizers, thresholds=thresholds, decorrelation=decorrelation, seed=seed)
+                 regularizers=regularizers, thresholds=thresholds, decorrelation=decorrelation, seed=seed,
+                 total=total)
     h, w, c = r.shape
     if init is not None:
         init = np.asarray(init, np.float32)
