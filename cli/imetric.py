@@ -91,7 +91,7 @@ def score_cmd(
     key: Optional[Path] = typer.Option(None, "--key", help="The quiz's key.json or folder (default: the one the "
                                        "responses name)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder for imetric.json and imetric.png (default: "
-                                       "the first response file's folder)."),
+                                       "QUIZ/score, beside the key)."),
 ):
     """The I-metric per participant and condition (answers found among the 3 top options), a histogram and JSON."""
     from tfinterp.cli.common import out_dir
@@ -100,8 +100,9 @@ def score_cmd(
 
     if not responses:
         raise UserError("give the response JSON files (e.g. responses/*.json)")
-    folder = out_dir(out if out is not None else Path(responses[0]).parent)
-    r = score_responses(list(responses), key=key, out=folder)
+    r = score_responses(list(responses), key=key, out=out_dir(out) if out is not None else None,
+                        out_beside_key=out is None)
+    folder = Path(r["json"]).parent
     for s in r["participants"]:
         typer.echo(f"{s['participant']} ({s['condition']}): {s['total']} of {s['max']}")
     for cond, c in r["conditions"].items():

@@ -70,3 +70,27 @@ def test_imetric_score_bad_input(tmp_path, capsys):
     ok.write_text(json.dumps({"kind": "tfinterp-imetric-responses", "condition": "fv", "answers": []}))
     _one_line(*_cli(["imetric", "score", ok], capsys)[::2], "key.json")
     _one_line(*_cli(["imetric", "participant", tmp_path], capsys)[::2], "answer key not found")
+
+
+def test_report_and_imetric_end_to_end(tiny, env, tmp_path, capsys):
+    code, out, err = _cli(["report", "neurons", tiny, "--layer", "conv1", "--channels", "0-1", "--dataset",
+                           "fashion_mnist", "--split", "train", "--images", "30", "--steps", "4", "--madry-steps", "3",
+                           "--out", tmp_path / "rep"], capsys)
+    assert code == 0, err
+    assert "2 neuron pages of conv1" in out and (tmp_path / "rep" / "neuron_1.html").is_file()
+    quiz = tmp_path / "quiz"
+    code, out, err = _cli(["imetric", "build", tiny, "--layer", "conv1", "--dataset", "fashion_mnist", "--split",
+                           "train", "--images", "60", "--questions", "2", "--top-k", "10", "--bottom-k", "10",
+                           "--top-quantile", "0", "--min-ratio", "1.0", "--steps", "4", "--madry-steps", "3",
+                           "--out", quiz], capsys)
+    assert code == 0, err
+    assert "questions: open" in out and (quiz / "quiz_both.html").is_file()
+    code, out, err = _cli(["imetric", "participant", quiz, "--features-layer", "conv1"], capsys)
+    assert code == 0, err
+    assert out.count("answers found") == 3
+    files = sorted((quiz / "responses").glob("*.json"))
+    code, out, err = _cli(["imetric", "score", *files], capsys)
+    assert code == 0, err
+    doc = json.loads((quiz / "score" / "imetric.json").read_text())
+    assert set(doc["conditions"]) == {"fv", "examples", "both"} and (quiz / "score" / "imetric.png").is_file()
+    _one_line(*_cli(["imetric", "participant", quiz, "--features-layer", "nope"], capsys)[::2], "unknown layer")

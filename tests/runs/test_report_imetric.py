@@ -77,6 +77,11 @@ def test_build_participant_score(tiny, env, tmp_path):
         assert all(0 <= h <= 3 for h in p["hits"])
     assert (tmp_path / "score" / "imetric.png").stat().st_size > 1000
     assert json.loads((tmp_path / "score" / "imetric.json").read_text())["chance"]["hits_per_question"] == 1.0
+    # raw pixels as the feature space; the default output folder is score/ beside the key
+    px = run_machine_participant(quiz, features_model="pixels")
+    assert px["participant"].startswith("machine:pixels") and px["out"] == str(quiz / "responses")
+    s2 = score_responses(sorted((quiz / "responses").glob("*.json")), out_beside_key=True)
+    assert s2["json"] == str(quiz / "score" / "imetric.json") and len(s2["participants"]) == 3
 
 
 def test_quiz_page_in_the_browser(tiny, env, tmp_path):

@@ -229,11 +229,11 @@ def run_machine_participant(quiz, features_model=None, features_layer="features"
     return {"participant": participant, "conditions": results, "out": str(out)}
 
 
-def score_responses(responses, key=None, out=None) -> dict:
+def score_responses(responses, key=None, out=None, out_beside_key: bool = False) -> dict:
     """The I-metric (Baek et al. sec. 6.3) of each response file and per condition, against the
     answer key (`key`: key.json or its folder; default: the one the responses name, else
     ``key.json`` beside them). Writes ``imetric.json`` and ``imetric.png`` (the histogram,
-    Fig. 8) into `out` when given."""
+    Fig. 8) into `out` when given (or, with `out_beside_key`, into ``score/`` beside the key)."""
     from tfinterp.utils import write_json
     from tfinterp.viz.report_html import save_imetric_histogram
 
@@ -271,6 +271,8 @@ def score_responses(responses, key=None, out=None) -> dict:
                          "rate": chance["mean"] / im.N_ANSWERS, "p_hits": chance["p"]},
               "paper": "Baek et al. 6.3.2: 13.7 / 15.6 / 17.5 of 30 (FV only / examples only / both), "
                        "7-10 participants each, ResNet-50 on Restricted ImageNet"}
+    if out is None and out_beside_key:
+        out = key_path.parent / "score"
     if out is not None:
         out = Path(out)
         result["figure"] = str(save_imetric_histogram(out / "imetric.png", scores, summary, nq, chance))
