@@ -97,3 +97,29 @@ def test_explain_files_runs_a_tuned_gradcam_layer_with_the_default_alpha(tiny_cn
     assert last["params"]["layer"] == "last" and last["overridden"] == ["layer"]
     with pytest.raises(UserError, match="gradient has no layer parameter"):
         explain_files([str(tmp_path / "x.npy")], "gradient", str(path), out=out3, params={"layer": "first"})
+
+
+def test_shipped_madry_fashion_mnist_carries_faithfulness_tuned_settings():
+    """The shipped robust model's section (written by benchmarks/bench_explain_tuning_fashion.py
+    --write-settings) has no alpha, names its criterion, and every setting is accepted by its
+    method's parameter table."""
+    from tfinterp.explain.base import EXPLAINERS
+    from tfinterp.models import shipped_models
+    from tfinterp.runs.explain import explanation_setting, setting_line, tuned_settings
+
+    s = tuned_settings("madry_fashion_mnist")
+    section = shipped_models()["madry_fashion_mnist"]["explain"]
+    assert s["on"] == "fashion_mnist/tune" and s["criterion"] == section["criterion"] == "insertion-deletion AUC"
+    assert "alpha not tuned" in section["note"] and s["found_by"].startswith("python benchmarks/bench_explain_tuning")
+    assert {"gradient", "smoothgrad", "guided-inversion"} <= set(s["methods"])
+    for method, tuned in s["methods"].items():
+        assert "alpha" not in tuned and isinstance(tuned["test_score"], float)
+        if method != "gradcam":  # Grad-CAM scores below random maps on this model (BENCHMARKS.md)
+            assert tuned["test_score"] > section["random_map_test_score"] + 0.2
+        spec = EXPLAINERS.get(method).param_spec()
+        for k, v in tuned["params"].items():
+            spec[k].coerce(k, v, method)  # a value the method accepts
+        chosen = explanation_setting(method, s)
+        assert chosen["alpha"] == 1.0 and chosen["params"] == tuned["params"]
+    line = setting_line(s, {"smoothgrad": explanation_setting("smoothgrad", s)})
+    assert line is None or "alpha not tuned" in line
