@@ -2,8 +2,10 @@
 summary per image and method; a comparison figure for ``--method all``; ProtoNet's own
 prototype explanation for ``--method prototypes``).
 
-A model whose JSON has an ``"explain"`` section (the shipped ``vggsmall_clutter64``) runs each
-method with the parameters and box threshold alpha tuned for it (``preset`` "tuned"; the
+A model whose JSON has an ``"explain"`` section (the shipped ``vggsmall_clutter64`` and
+``madry_fashion_mnist``) runs each method with the parameters and box threshold alpha tuned for it
+(a section tuned without boxes, like madry_fashion_mnist's by faithfulness, has no alpha: the
+default 1.0 applies and the line printed says "alpha not tuned") (``preset`` "tuned"; the
 user's ``--param`` keys and ``--alpha`` win; ``--param preset=paper`` restores the method's
 paper defaults); image files that differ from the model's input are converted and said so.
 """
@@ -113,8 +115,10 @@ def tuned_settings(model: str) -> dict | None:
     """The explanation settings tuned for `model`, from the ``"explain"`` section of its JSON:
     a shipped stem's (`tfinterp.models.shipped_models`), or the JSON beside a ``.keras`` path.
 
-    Returns ``{"model": name, "on": "<dataset>/<split>", "found_by": ..., "methods": {method:
-    {"params": {...}, "alpha": float, ...}}}``, or None (zoo names, files without such a JSON).
+    Returns ``{"model": name, "on": "<dataset>/<split>", "found_by": ..., "criterion": ... or None,
+    "methods": {method: {"params": {...}, "alpha": float (optional), ...}}}``, or None (zoo names,
+    files without such a JSON). ``alpha`` may be absent (or null) for settings tuned without boxes
+    (`explanation_setting` then uses the default 1.0); when present it must be a number.
     """
     import json
 
@@ -139,12 +143,18 @@ def tuned_settings(model: str) -> dict | None:
         return None
     methods = section.get("methods")
     if not isinstance(methods, dict) or not all(
-            isinstance(m, dict) and isinstance(m.get("params", {}), dict) and isinstance(m.get("alpha"), (int, float))
+            isinstance(m, dict) and isinstance(m.get("params", {}), dict) and _alpha_ok(m.get("alpha"))
             for m in methods.values()):
         raise UserError(f"{where}: the \"explain\" section needs \"methods\": {{name: {{\"params\": {{...}}, "
-                        "\"alpha\": number}}}}")
+                        "\"alpha\": number (optional)}}}}")
     on = f"{meta.get('dataset', '?')}/{section.get('split', 'tune')}"  # bench_localization tunes on 'tune'
-    return {"model": name, "on": on, "found_by": section.get("found_by"), "methods": methods}
+    return {"model": name, "on": on, "found_by": section.get("found_by"), "criterion": section.get("criterion"),
+            "methods": methods}
+
+
+def _alpha_ok(alpha) -> bool:
+    """A tuned alpha is a number, or absent (None): not tuned."""
+    return alpha is None or (isinstance(alpha, (int, float)) and not isinstance(alpha, bool))
 
 
 def explanation_setting(method: str, settings: dict | None, params: dict | None = None,
@@ -152,11 +162,12 @@ def explanation_setting(method: str, settings: dict | None, params: dict | None 
     """The parameters and alpha `method` runs with, and where they came from.
 
     With a tuned setting for `method` in `settings` (`tuned_settings`), its parameters and
-    alpha are used, except each parameter the user gives in `params` (or through `layer`, for
+    alpha (1.0 when the setting has none: ``"alpha_tuned"`` False) are used, except each parameter the user gives in `params` (or through `layer`, for
     the method's layer parameter) and `alpha` when it is not None. ``params["preset"]`` =
     ``"paper"`` uses the method's own (paper) defaults and alpha 1.0 instead; ``"tuned"``
     insists on the tuned setting. Returns ``{"params", "alpha", "preset": "tuned"|"paper"|"none",
-    "tuned_from", "applied" (the tuned values in force), "overridden" (tuned keys the user set)}``.
+    "tuned_from", "applied" (the tuned values in force), "overridden" (tuned keys the user set)}``,
+    and ``"alpha_tuned"`` (whether the setting carries an alpha) with a tuned setting.
     """
     from tfinterp.explain.base import EXPLAINERS
     from tfinterp.params import Param
@@ -183,8 +194,12 @@ def explanation_setting(method: str, settings: dict | None, params: dict | None 
     tuned_params = dict(tuned.get("params") or {})
     applied = {k: v for k, v in tuned_params.items() if k not in mine}
     overridden = sorted(k for k in tuned_params if k in mine) + (["alpha"] if alpha is not None else [])
-    return {"params": {**applied, **user}, "alpha": float(tuned["alpha"] if alpha is None else alpha),
-            "preset": "tuned", "tuned_from": settings.get("found_by"), "applied": applied, "overridden": overridden}
+    alpha_tuned = tuned.get("alpha") is not None
+    if alpha is None:
+        alpha = tuned["alpha"] if alpha_tuned else 1.0
+    return {"params": {**applied, **user}, "alpha": float(alpha), "preset": "tuned",
+            "tuned_from": settings.get("found_by"), "applied": applied, "overridden": overridden,
+            "alpha_tuned": alpha_tuned}
 
 
 def setting_line(settings: dict, chosen: dict) -> str | None:
@@ -197,11 +212,14 @@ def setting_line(settings: dict, chosen: dict) -> str | None:
     head = f"using the setting tuned for {settings['model']} on {settings['on']}"
     tail = "--param preset=paper for the paper's defaults"
     if len(chosen) > 1:
-        each = "your --alpha kept" if any("alpha" in s["overridden"] for s in chosen.values()) else "each its own alpha"
+        each = "your --alpha kept" if any("alpha" in s["overridden"] for s in chosen.values()) else \
+            "each its own alpha" if any(chosen[m].get("alpha_tuned", True) for m in in_force) else "alpha not tuned"
         return f"{head} for {', '.join(sorted(in_force))} ({each}, the other methods their defaults; {tail})"
     (method, shown), = in_force.items()
     kept = [f"--param {k}" if k != "alpha" else "--alpha" for k in chosen[method]["overridden"]]
     mine = f"your {', '.join(kept)} kept; " if kept else ""
+    if not chosen[method].get("alpha_tuned", True) and "alpha" not in chosen[method]["overridden"]:
+        mine += "alpha not tuned; "
     return f"{head}: {' '.join(shown)} ({mine}{tail})"
 
 
@@ -211,7 +229,7 @@ def _in_force(method: str, setting: dict) -> list[str]:
 
     spec = EXPLAINERS.get(method).param_spec()
     shown = [f"{k}={_word(v)}" for k, v in setting["applied"].items() if k not in spec or v != spec[k].default]
-    if "alpha" not in setting["overridden"]:
+    if "alpha" not in setting["overridden"] and setting.get("alpha_tuned", True):
         shown.append(f"alpha {_word(setting['alpha'])}")
     return shown
 
@@ -291,8 +309,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     net = load_model(model, unsafe_deserialization=unsafe_deserialization)
     untrained = bool(getattr(net, "untrained", False))
     names, x, originals = load_inputs(items, net)
-    explainers = {m: build_explainer(m, net, chosen[m]["params"], batch_size,
-                                    layer if method != "all" else None)
+    explainers = {m: _explainer(m, net, chosen[m]["params"], batch_size, layer if method != "all" else None)
                   for m in methods}
     probs = np.concatenate([tf.nn.softmax(tf.cast(net(x[i:i + 256], training=False), tf.float32)).numpy()
                             for i in range(0, len(x), 256)])
@@ -358,6 +375,21 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     if pending:
         save_overlays(*zip(*pending))
     return written
+
+
+def _explainer(method, net, params, batch_size, layer):
+    """`build_explainer`, with a ``layer`` among the parameters (``--param layer=...`` or a tuned
+    Grad-CAM layer) passed as its `layer` (``--layer`` wins)."""
+    from tfinterp.explain.base import EXPLAINERS
+
+    params = dict(params)
+    if "layer" in params:
+        given = params.pop("layer")
+        cls = EXPLAINERS.get(method)
+        if cls.layer_param not in cls.param_spec():
+            raise UserError(f"{method} has no layer parameter; drop --param layer")
+        layer = given if layer is None else layer
+    return build_explainer(method, net, params, batch_size, layer)
 
 
 def _with_progress(explainer, x, targets, batch_size, label):
