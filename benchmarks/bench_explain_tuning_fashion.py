@@ -45,11 +45,10 @@ def score(model, x, maps, targets, cfg, runner) -> dict:
 
 
 def build(method, model, params, batch_size):
-    """The explainer; a ``layer`` parameter (Grad-CAM's) goes through `make_explainer`'s `layer`."""
+    """The explainer (a ``layer`` among `params`, Grad-CAM's, is read by `make_explainer`)."""
     from tfinterp.metrics import make_explainer
 
-    p = dict(params)
-    return make_explainer(method, model, p, batch_size=batch_size, layer=p.pop("layer", None))
+    return make_explainer(method, model, params, batch_size=batch_size)
 
 
 def better(a: float, b: float, crit: str) -> bool:

@@ -52,6 +52,14 @@ def idx_dir(tmp_path):
     return write_fake_fashion(tmp_path / "data")
 
 
+@pytest.fixture
+def fashion_env(idx_dir, monkeypatch):
+    """`idx_dir`'s fake Fashion-MNIST as the data folder, with tfds reported unreachable."""
+    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
+    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
+    return idx_dir
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory):
     """A small untrained vggsmall for 64x64x1 saved as .keras (fast to load)."""

@@ -26,12 +26,6 @@ def tiny(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture
-def env(idx_dir, monkeypatch):
-    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
-    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
-
-
 def _one_line(code, err, *words):
     assert code == 2, err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
@@ -40,7 +34,7 @@ def _one_line(code, err, *words):
         assert w in lines[0], err
 
 
-def test_report_unknown_layer_and_channel_out_of_range(tiny, env, tmp_path, capsys):
+def test_report_unknown_layer_and_channel_out_of_range(tiny, fashion_env, tmp_path, capsys):
     base = ["report", "neurons", tiny, "--dataset", "fashion_mnist", "--split", "train", "--images", "20",
             "--out", tmp_path / "r"]
     _one_line(*_cli(base + ["--layer", "nope"], capsys)[::2], "unknown layer 'nope'")
@@ -49,7 +43,7 @@ def test_report_unknown_layer_and_channel_out_of_range(tiny, env, tmp_path, caps
     _one_line(*_cli(["report", "neurons", "no_such_model", "--out", tmp_path / "r"], capsys)[::2], "unknown model")
 
 
-def test_imetric_build_bad_input(tiny, env, tmp_path, capsys):
+def test_imetric_build_bad_input(tiny, fashion_env, tmp_path, capsys):
     base = ["imetric", "build", tiny, "--dataset", "fashion_mnist", "--split", "train", "--images", "40",
             "--out", tmp_path / "q"]
     _one_line(*_cli(base + ["--layer", "nope"], capsys)[::2], "unknown layer 'nope'")
@@ -72,7 +66,7 @@ def test_imetric_score_bad_input(tmp_path, capsys):
     _one_line(*_cli(["imetric", "participant", tmp_path], capsys)[::2], "answer key not found")
 
 
-def test_report_and_imetric_end_to_end(tiny, env, tmp_path, capsys):
+def test_report_and_imetric_end_to_end(tiny, fashion_env, tmp_path, capsys):
     code, out, err = _cli(["report", "neurons", tiny, "--layer", "conv1", "--channels", "0-1", "--dataset",
                            "fashion_mnist", "--split", "train", "--images", "30", "--steps", "4", "--madry-steps", "3",
                            "--out", tmp_path / "rep"], capsys)

@@ -89,3 +89,15 @@ def test_explain_set_returns_both_stages_of_a_two_stage_method():
     maps, stage1, sec, used = explain_set(None, "ignored", None, x, [0, 0, 0, 0], batch_size=3, explainer=e)
     assert e.calls == [("both", 4, 3)]
     assert maps.sum() == 16 and stage1.sum() == 0 and used == {"stage": "both"} and sec >= 0
+
+
+def test_make_explainer_reads_a_layer_parameter():
+    """``layer`` among the parameters (``--param layer=``, a tuned Grad-CAM layer) is the method's
+    layer; an explicit `layer` wins; a method without a layer parameter refuses it by name."""
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same", name="first"),
+                              keras.layers.Conv2D(4, 3, padding="same", name="second"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    assert make_explainer("gradcam", model, {"layer": "first"}).params["layer"] == "first"
+    assert make_explainer("gradcam", model, {"layer": "first"}, layer="second").params["layer"] == "second"
+    with pytest.raises(UserError, match="gradient has no layer parameter"):
+        make_explainer("gradient", model, {"layer": "first"})

@@ -25,13 +25,7 @@ def tiny(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture
-def env(idx_dir, monkeypatch):
-    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
-    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
-
-
-def test_report_pages_hold_the_neurons_top_examples_and_gridcam_levels(tiny, env, tmp_path):
+def test_report_pages_hold_the_neurons_top_examples_and_gridcam_levels(tiny, fashion_env, tmp_path):
     from tfinterp.analysis.examples import layer_activations
     from tfinterp.data import load_arrays
     from tfinterp.models import load_model
@@ -63,7 +57,7 @@ def test_report_pages_hold_the_neurons_top_examples_and_gridcam_levels(tiny, env
                for c in (1, 2) for j in range(4))
 
 
-def test_report_of_a_tiny_model_in_the_browser(tiny, env, tmp_path):
+def test_report_of_a_tiny_model_in_the_browser(tiny, fashion_env, tmp_path):
     import sys
     from pathlib import Path
 
@@ -93,7 +87,7 @@ def test_render_layer_is_the_pre_activation_where_there_is_one(tiny):
     assert render_layer(m, "pool1") == "pool1"       # no activation under a pooling layer
 
 
-def test_report_bad_channels(tiny, env, tmp_path):
+def test_report_bad_channels(tiny, fashion_env, tmp_path):
     from tfinterp.errors import UserError
     from tfinterp.runs.report import report_channels, run_neuron_report
 

@@ -27,16 +27,10 @@ def tiny(tmp_path_factory):
     return str(path)
 
 
-@pytest.fixture
-def env(idx_dir, monkeypatch):
-    monkeypatch.setenv("TFINTERP_DATA_DIR", str(idx_dir))
-    monkeypatch.setattr("tfinterp.data._tfds_reachable", lambda: False)
-
-
 CRIT = {"top_k": 10, "bottom_k": 10, "top_quantile": 0.5, "min_ratio": 1.05}
 
 
-def test_build_participant_score(tiny, env, tmp_path):
+def test_build_participant_score(tiny, fashion_env, tmp_path):
     from tfinterp.analysis.examples import layer_activations
     from tfinterp.data import load_arrays
     from tfinterp.models import load_model
@@ -84,7 +78,7 @@ def test_build_participant_score(tiny, env, tmp_path):
     assert s2["json"] == str(quiz / "score" / "imetric.json") and len(s2["participants"]) == 3
 
 
-def test_quiz_page_in_the_browser(tiny, env, tmp_path):
+def test_quiz_page_in_the_browser(tiny, fashion_env, tmp_path):
     import sys
     from pathlib import Path
 
@@ -109,7 +103,7 @@ def test_quiz_page_in_the_browser(tiny, env, tmp_path):
     assert s["participants"][0]["hits"][0] == 3 and s["participants"][0]["condition"] == "both"
 
 
-def test_no_admissible_neuron_is_one_line(tiny, env, tmp_path):
+def test_no_admissible_neuron_is_one_line(tiny, fashion_env, tmp_path):
     from tfinterp.errors import UserError
     from tfinterp.runs.imetric import build_quiz
 

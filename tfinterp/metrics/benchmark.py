@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from tfinterp.errors import UserError
 from tfinterp.metrics.localization import localization_hits, pointing_game, wilson_interval
 
 
@@ -20,10 +21,20 @@ def make_explainer(method: str, model, params: dict | None = None, batch_size: i
                    layer: str | None = None):
     """The explainer `method` for `model` with `params` (strings as typed after --param, or
     values, checked by the method's parameter table); a ``batch_size`` in `params` wins over
-    `batch_size`; `layer` goes to methods that take one (see `tfinterp.explain.get_explainer`)."""
+    `batch_size`; `layer` goes to methods that take one (see `tfinterp.explain.get_explainer`).
+    A ``layer`` among `params` (``--param layer=...``, a tuned Grad-CAM layer) is read as that
+    layer; an explicit `layer` wins over it."""
     from tfinterp.explain import get_explainer
+    from tfinterp.explain.base import EXPLAINERS
 
-    return get_explainer(method, model, layer=layer, **{"batch_size": batch_size, **(params or {})})
+    params = {"batch_size": batch_size, **(params or {})}
+    if "layer" in params:
+        given = params.pop("layer")
+        cls = EXPLAINERS.get(method)
+        if cls.layer_param not in cls.param_spec():
+            raise UserError(f"{method} has no layer parameter; drop --param layer")
+        layer = given if layer is None else layer
+    return get_explainer(method, model, layer=layer, **params)
 
 
 def explain_set(model, method: str, params: dict | None, images, targets, batch_size: int = 32,

@@ -94,6 +94,16 @@ def shipped_models() -> dict[str, dict]:
     return out
 
 
+def shipped_dataset(spec) -> str | None:
+    """The data set a shipped model was trained on, for a stem or a path to its ``.keras`` file
+    (matched by file stem); None for anything else."""
+    if not isinstance(spec, (str, Path)):
+        return None
+    shipped = shipped_models()
+    meta = shipped.get(str(spec)) or shipped.get(Path(spec).stem) or {}
+    return meta.get("dataset")
+
+
 def load_model(spec: str, unsafe_deserialization: bool = False, **kwargs):
     """Load a model from a shipped stem, a ``.keras`` path, or build a zoo model by name.
 

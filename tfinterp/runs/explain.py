@@ -309,7 +309,8 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     net = load_model(model, unsafe_deserialization=unsafe_deserialization)
     untrained = bool(getattr(net, "untrained", False))
     names, x, originals = load_inputs(items, net)
-    explainers = {m: _explainer(m, net, chosen[m]["params"], batch_size, layer if method != "all" else None)
+    explainers = {m: build_explainer(m, net, chosen[m]["params"], batch_size,
+                                    layer if method != "all" else None)
                   for m in methods}
     probs = np.concatenate([tf.nn.softmax(tf.cast(net(x[i:i + 256], training=False), tf.float32)).numpy()
                             for i in range(0, len(x), 256)])
@@ -375,21 +376,6 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     if pending:
         save_overlays(*zip(*pending))
     return written
-
-
-def _explainer(method, net, params, batch_size, layer):
-    """`build_explainer`, with a ``layer`` among the parameters (``--param layer=...`` or a tuned
-    Grad-CAM layer) passed as its `layer` (``--layer`` wins)."""
-    from tfinterp.explain.base import EXPLAINERS
-
-    params = dict(params)
-    if "layer" in params:
-        given = params.pop("layer")
-        cls = EXPLAINERS.get(method)
-        if cls.layer_param not in cls.param_spec():
-            raise UserError(f"{method} has no layer parameter; drop --param layer")
-        layer = given if layer is None else layer
-    return build_explainer(method, net, params, batch_size, layer)
 
 
 def _with_progress(explainer, x, targets, batch_size, label):

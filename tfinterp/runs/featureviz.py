@@ -90,13 +90,6 @@ def layer_channels(model, layer: str) -> tuple[str, int]:
     return path + (PRE if base != layer else ""), int(shape[-1])
 
 
-def _dataset_of(spec) -> str | None:
-    from tfinterp.models import shipped_models
-
-    meta = shipped_models().get(str(spec), {}) if isinstance(spec, str) else {}
-    return meta.get("dataset")
-
-
 def run_visualize_channels(model_spec, layer: str | None = None, channels=None, objective: str | None = None,
                            n: int = 1, param: str = "fourier", steps: int = 512, lr: float = 0.05,
                            method: str = "lucid", thresholds=None, transforms: str = "lucid", regularizers=(),
@@ -115,7 +108,7 @@ def run_visualize_channels(model_spec, layer: str | None = None, channels=None, 
     known.
     """
     from tfinterp.featureviz.objectives import objectives_for_channels, parse_objective
-    from tfinterp.models import load_model
+    from tfinterp.models import load_model, shipped_dataset
     from tfinterp.utils import write_json
 
     if method not in ("lucid", "madry"):
@@ -140,7 +133,7 @@ def run_visualize_channels(model_spec, layer: str | None = None, channels=None, 
     total = obj.batch if obj.batch is not None else int(n)
     if total < 1:
         raise UserError(f"--n must be >= 1, got {n}")
-    dataset = dataset or _dataset_of(model_spec)
+    dataset = dataset or shipped_dataset(model_spec)
     data = None
     if dataset is not None and (method == "madry" or model.input_shape[-1] == 3):
         from tfinterp.data import load_arrays

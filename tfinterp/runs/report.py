@@ -39,14 +39,11 @@ def report_channels(spec, count: int, layer: str = "layer") -> list[int]:
 
 def resolve_dataset(model_spec, dataset) -> str:
     """The data set of the dataset examples: `dataset`, else the one a shipped model was trained on."""
+    from tfinterp.models import shipped_dataset
+
+    dataset = dataset or shipped_dataset(model_spec)
     if dataset:
         return dataset
-    if isinstance(model_spec, str):
-        from tfinterp.models import shipped_models
-
-        meta = shipped_models().get(model_spec) or shipped_models().get(Path(model_spec).stem) or {}
-        if meta.get("dataset"):
-            return meta["dataset"]
     raise UserError("give --dataset (the images to find the neuron's top examples in); only a shipped model "
                     "knows its own")
 
