@@ -21,6 +21,7 @@ from tfinterp.cli import stylize  # noqa: F401  (registers `train style-decoder`
 from tfinterp.cli import visualize  # noqa: F401  (registers `visualize channels`, the default of `visualize MODEL`)
 from tfinterp.cli import report  # noqa: F401  (registers `report neurons`)
 from tfinterp.cli import imetric  # noqa: F401  (registers `imetric build|participant|score`)
+from tfinterp.cli import sequence  # noqa: F401  (registers `train sequence`)
 from tfinterp.cli.app import app
 from tfinterp.errors import UserError
 
