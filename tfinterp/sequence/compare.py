@@ -119,15 +119,18 @@ def _prepare(found, known, found_kind, background, pseudocount):
     raise ValueError(f"found_kind must be ppm or pssm, got {found_kind!r}")
 
 
-def _pearson(a, b) -> float:
-    a, b = a.ravel(), b.ravel()
-    a, b = a - a.mean(), b - b.mean()
-    d = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / d) if d > 1e-12 else 0.0
+def _pearson(a, b) -> np.ndarray:
+    """Pearson correlation of `a` (rows, A) with each of `b` (D, rows, A) over all entries -> (D,)."""
+    a = a.ravel() - a.mean()
+    b = b.reshape(len(b), -1)
+    b = b - b.mean(axis=1, keepdims=True)
+    d = np.sqrt((a * a).sum() * (b * b).sum(axis=1))
+    return np.where(d > 1e-12, (b @ a) / np.where(d > 1e-12, d, 1.0), 0.0)
 
 
-def _kl(k, f) -> float:
-    return float(np.mean(np.sum(k * np.log2(k / f), axis=1)))
+def _kl(k, f) -> np.ndarray:
+    """Mean over columns of KL(k_col || f_col) in bits, `k` (D, rows, A), `f` (rows, A) -> (D,)."""
+    return np.mean(np.sum(k * np.log2(k / f[None]), axis=2), axis=1)
 
 
 def _offsets(lf: int, lk: int, min_overlap: int):
@@ -138,18 +141,28 @@ def _offsets(lf: int, lk: int, min_overlap: int):
 
 
 def _best(f_r, f_kl, k_r, k_kl, min_overlap, strands):
-    best_p = (-np.inf, 0, "+")
-    best_k = (np.inf, 0, "+")
-    for strand in strands:
+    """Best alignments of one found matrix against a stack of D known ones (D, Lk, A): arrays
+    (pearson, offset, strand index) and (kl, offset, strand index), each (D,)."""
+    D = len(k_r)
+    bp, bpo, bps = np.full(D, -np.inf), np.zeros(D, int), np.zeros(D, int)
+    bk, bko, bks = np.full(D, np.inf), np.zeros(D, int), np.zeros(D, int)
+    for si, strand in enumerate(strands):
         fr, fk = (f_r, f_kl) if strand == "+" else (reverse_complement(f_r), reverse_complement(f_kl))
-        for o, b, e in _offsets(len(fr), len(k_r), min_overlap):
-            p = _pearson(fr[b - o:e - o], k_r[b:e])
-            if p > best_p[0] + 1e-12:
-                best_p = (p, o, strand)
-            k = _kl(k_kl[b:e], fk[b - o:e - o])
-            if k < best_k[0] - 1e-12:
-                best_k = (k, o, strand)
-    return best_p, best_k
+        for o, b, e in _offsets(len(fr), k_r.shape[1], min_overlap):
+            p = _pearson(fr[b - o:e - o], k_r[:, b:e])
+            better = p > bp + 1e-12
+            bp, bpo, bps = np.where(better, p, bp), np.where(better, o, bpo), np.where(better, si, bps)
+            k = _kl(k_kl[:, b:e], fk[b - o:e - o])
+            better = k < bk - 1e-12
+            bk, bko, bks = np.where(better, k, bk), np.where(better, o, bko), np.where(better, si, bks)
+    return (bp, bpo, bps), (bk, bko, bks)
+
+
+def _overlap(f_r, k_r, min_overlap):
+    ov = min(len(f_r), len(k_r)) if min_overlap is None else int(min_overlap)
+    if not 1 <= ov <= min(len(f_r), len(k_r)):
+        raise ValueError(f"min_overlap must be in 1..{min(len(f_r), len(k_r))}, got {min_overlap}")
+    return ov
 
 
 def compare(found, known, both_strands: bool = False, min_overlap: int | None = None, found_kind: str = "ppm",
@@ -157,29 +170,26 @@ def compare(found, known, both_strands: bool = False, min_overlap: int | None = 
     """Best-alignment Pearson correlation and KL divergence of `found` against `known`
     (both (length, alphabet); see the module docstring)."""
     f_r, f_kl, k_r, k_kl = _prepare(found, known, found_kind, background, pseudocount)
-    ov = min(len(f_r), len(k_r)) if min_overlap is None else int(min_overlap)
-    if not 1 <= ov <= min(len(f_r), len(k_r)):
-        raise ValueError(f"min_overlap must be in 1..{min(len(f_r), len(k_r))}, got {min_overlap}")
+    ov = _overlap(f_r, k_r, min_overlap)
     strands = ("+", "-") if both_strands else ("+",)
-    (p, po, ps), (k, ko, ks) = _best(f_r, f_kl, k_r, k_kl, ov, strands)
-    return Match(pearson=p, pearson_offset=po, pearson_strand=ps, kl=k, kl_offset=ko, kl_strand=ks, overlap=ov)
+    (p, po, ps), (k, ko, ks) = _best(f_r, f_kl, k_r[None], k_kl[None], ov, strands)
+    return Match(pearson=float(p[0]), pearson_offset=int(po[0]), pearson_strand=strands[ps[0]], kl=float(k[0]),
+                 kl_offset=int(ko[0]), kl_strand=strands[ks[0]], overlap=ov)
 
 
 def shuffled_chance(found, known, draws: int = 200, seed: int = 0, both_strands: bool = False,
                     min_overlap: int | None = None, found_kind: str = "ppm", background=None,
                     pseudocount: float = 0.01) -> dict:
     """Chance level of `compare`: the best-alignment scores of `found` against `known` with its
-    columns permuted (`draws` seeded permutations). Returns ``{"pearson": {"mean", "p95"},
-    "kl": {"mean", "p05"}, "draws"}``."""
+    columns permuted (`draws` seeded permutations, scored together). Returns ``{"pearson":
+    {"mean", "p95"}, "kl": {"mean", "p05"}, "draws"}``."""
     rng = np.random.default_rng(seed)
-    known = np.asarray(known, np.float64)
-    ps, ks = [], []
-    for _ in range(int(draws)):
-        m = compare(found, known[rng.permutation(len(known))], both_strands, min_overlap, found_kind,
-                    background, pseudocount)
-        ps.append(m.pearson)
-        ks.append(m.kl)
-    ps, ks = np.array(ps), np.array(ks)
+    f_r, f_kl, k_r, k_kl = _prepare(found, known, found_kind, background, pseudocount)
+    ov = _overlap(f_r, k_r, min_overlap)
+    # the per-column transforms of _prepare commute with permuting the columns
+    perms = np.stack([rng.permutation(len(k_r)) for _ in range(int(draws))])
+    strands = ("+", "-") if both_strands else ("+",)
+    (ps, _, _), (ks, _, _) = _best(f_r, f_kl, k_r[perms], k_kl[perms], ov, strands)
     return {"pearson": {"mean": float(ps.mean()), "p95": float(np.percentile(ps, 95))},
             "kl": {"mean": float(ks.mean()), "p05": float(np.percentile(ks, 5))}, "draws": int(draws)}
 
@@ -204,5 +214,5 @@ def best_match(found, knowns: dict, draws: int = 200, seed: int = 0, **kw) -> di
             "pearson_all": scores}
 
 
-__all__ = ["Match", "compare", "information_content", "best_window", "shuffled_chance", "compare_with_chance", "best_match", "reverse_complement",
-           "log_odds", "pssm_to_ppm"]
+__all__ = ["Match", "compare", "information_content", "best_window", "shuffled_chance", "compare_with_chance",
+           "best_match", "reverse_complement", "log_odds", "pssm_to_ppm"]
