@@ -17,10 +17,10 @@ def test_pwms_are_probabilities_and_consensus_by_hand():
     for name, pwm in P.MOTIFS.items():
         assert pwm.shape[1] == 4 and np.allclose(pwm.sum(1), 1), name
     e = P.MOTIFS["EBOX"]
-    assert "".join("ACGT"[i] for i in e.argmax(1)) == "CACGTG"
-    np.testing.assert_allclose(e[0], [0.05, 0.85, 0.05, 0.05])
-    np.testing.assert_allclose(P.pwm_from_consensus("W")[0], [0.425, 0.075, 0.075, 0.425])
-    np.testing.assert_allclose(P.log_odds(e)[0, 1], np.log2(0.85 / 0.25), rtol=1e-6)
+    assert "".join("ACGT"[i] for i in e.argmax(1)) == "CCACGTGG"
+    np.testing.assert_allclose(e[0], [0.05 / 3, 0.95, 0.05 / 3, 0.05 / 3], rtol=1e-6)
+    np.testing.assert_allclose(P.pwm_from_consensus("W", 0.85)[0], [0.425, 0.075, 0.075, 0.425])
+    np.testing.assert_allclose(P.log_odds(e)[0, 1], np.log2(0.95 / 0.25), rtol=1e-6)
     with pytest.raises(UserError, match="not an IUPAC"):
         P.pwm_from_consensus("ACZ")
 
@@ -50,10 +50,12 @@ def test_letters_at_recorded_positions_follow_the_pwm(data):
         background = np.array([P.pwm_score(data.x[i, s:s + w], pwm) for i in range(len(data))
                                for s in range(0, 80 - w + 1, w) if not mask[i, s:s + w].any()])
         assert len(planted) == 100 and len(background) > 2000
-        # 0.85 on each consensus letter: an instance keeps at most one mismatch with probability
-        # p1 = .85^w + w .15 .85^(w-1), and one mismatch leaves more than half the best score
-        # (log-odds 1.77 or 0.77 lost, at most 2.32 paid); a uniform background rarely gets there
-        p1 = 0.85 ** w + w * 0.15 * 0.85 ** (w - 1)
+        # s = 0.95 on each consensus letter: an instance keeps at most one mismatch with
+        # probability p1 = s^w + w (1 - s) s^(w-1), and one mismatch leaves more than half the
+        # best score (log-odds 1.93 or 0.93 lost, at most 3.9 paid); a uniform background
+        # window rarely gets there
+        s = P.STRENGTH
+        p1 = s ** w + w * (1 - s) * s ** (w - 1)
         assert (planted > best / 2).mean() > p1 - 0.12, m  # 100 instances: sd below 0.05
         assert (background > best / 2).mean() < 0.03, m
         assert planted.mean() > background.mean() + 8, m
@@ -68,8 +70,11 @@ def test_consensus_frequency_matches_pwm(data):
         for m, s, e in spans:
             counts[m] += data.x[i, s:e]
     for m in ("GATA", "TATA", "EBOX", "AP1"):
-        freq = counts[m] / counts[m].sum(1, keepdims=True)
-        np.testing.assert_allclose(freq, P.MOTIFS[m], atol=0.1)
+        n = counts[m].sum(1, keepdims=True)
+        assert (n == 100).all()  # 100 instances per motif
+        p = P.MOTIFS[m]
+        # each entry a binomial frequency: within 4 standard deviations
+        assert (np.abs(counts[m] / n - p) <= 4 * np.sqrt(p * (1 - p) / n) + 1e-3).all(), m
 
 
 def test_mask_by_hand():
