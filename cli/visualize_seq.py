@@ -84,7 +84,8 @@ def class_optimize_cmd(
     both_strands: bool = typer.Option(False, "--both-strands", help="Also match the reverse complement (DNA)."),
     draws: int = typer.Option(200, "--draws", help="Shuffled-PWM draws of the chance level."),
     seed: int = typer.Option(0, "--seed", help="Seed of the starting noise."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Classes optimized together."),
+    restarts: int = typer.Option(4, "--restarts", help="Random starts per class; the best final score is kept."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Starts optimized together."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (class_<c>.png, class_optimization.png, "
                                        "class_optimize.json). Default: runs/visualize/<model stem>_class-optimize/."),
     unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization", help=unsafe_help()),
@@ -93,7 +94,7 @@ def class_optimize_cmd(
     from tfinterp.errors import UserError
     from tfinterp.runs.sequence_views import run_class_optimize
 
-    for name, v in (("--steps", steps), ("--draws", draws), ("--batch-size", batch_size)):
+    for name, v in (("--steps", steps), ("--draws", draws), ("--batch-size", batch_size), ("--restarts", restarts)):
         if v < 1:
             raise UserError(f"{name} must be a positive integer, got {v}")
     if not lr > 0:
@@ -102,7 +103,8 @@ def class_optimize_cmd(
         raise UserError(f"--width must be a positive integer, got {width}")
     folder = _folder(out, "class-optimize", model)
     r = run_class_optimize(model, classes=classes, motifs=motifs, steps=steps, lr=lr, gamma=gamma, width=width,
-                           seed=seed, both_strands=both_strands, draws=draws, batch_size=batch_size, out=folder,
+                           seed=seed, both_strands=both_strands, draws=draws, batch_size=batch_size, restarts=restarts,
+                           out=folder,
                            unsafe_deserialization=unsafe_deserialization)
     typer.echo(f"{len(r['classes'])} class(es), {steps} steps ({r['seconds']:.1f} s):")
     for e in r["classes"]:

@@ -265,7 +265,7 @@ def parse_classes(text, num_classes: int) -> list[int]:
 
 def class_views(model, classes, motifs: dict, steps: int = 300, lr: float = 0.05, gamma: float = 0.01,
                 width: int | None = None, seed: int = 0, both_strands: bool = False, draws: int = 200,
-                batch_size: int = 32, class_motifs: dict | None = None) -> dict:
+                batch_size: int = 32, class_motifs: dict | None = None, restarts: int = 4) -> dict:
     """The numbers of `run_class_optimize`: per class the optimized PPM, its best `width`
     window and the best match of the PPM among `motifs` (each motif slid along the whole
     PPM); with `class_motifs` ({class: [motif names]}) also each named motif's own match in
@@ -281,11 +281,11 @@ def class_views(model, classes, motifs: dict, steps: int = 300, lr: float = 0.05
         except UserError:
             width = 8
     width = min(int(width), opt.length)
-    r = opt.optimize(classes, steps=steps, lr=lr, gamma=gamma, seed=seed, batch_size=batch_size)
+    r = opt.optimize(classes, steps=steps, lr=lr, gamma=gamma, seed=seed, restarts=restarts, batch_size=batch_size)
     per_class = []
     for i, c in enumerate(r.classes):
         start, window = motif(r.ppm[i], width)
-        entry = {"class": c, "score": float(r.score[i]), "ppm": r.ppm[i], "window": [start, start + width],
+        entry = {"class": c, "score": float(r.score[i]), "restart_scores": r.restart_scores[i], "ppm": r.ppm[i], "window": [start, start + width],
                  "window_ppm": window,
                  "match": _score(_match_all(r.ppm[i], motifs, "ppm", both_strands, draws, 0, min_overlap=10 ** 6))}
         if class_motifs is not None:
@@ -294,12 +294,12 @@ def class_views(model, classes, motifs: dict, steps: int = 300, lr: float = 0.05
                                 for m in class_motifs.get(c, ()) if m in motifs}
         per_class.append(entry)
     return {"classes": per_class, "length": opt.length, "width": width, "steps": steps, "lr": lr, "gamma": gamma,
-            "seed": seed, "tracing_count": opt.tracing_count}
+            "seed": seed, "restarts": restarts, "tracing_count": opt.tracing_count}
 
 
 def run_class_optimize(model_spec, classes=None, motifs: str | None = None, steps: int = 300, lr: float = 0.05,
                        gamma: float = 0.01, width: int | None = None, seed: int = 0, both_strands: bool = False,
-                       draws: int = 200, batch_size: int = 32, out=Path("."),
+                       draws: int = 200, batch_size: int = 32, restarts: int = 4, out=Path("."),
                        unsafe_deserialization: bool = False) -> dict:
     """Class optimization of a sequence model (`classes`: ``all``, ``1,3``, ``0-2``): one PPM
     per class, its best `width` window (default: the first Conv1D's width) as a motif logo,
@@ -314,7 +314,7 @@ def run_class_optimize(model_spec, classes=None, motifs: str | None = None, step
         raise UserError(f"--lr must be > 0, got {lr}")
     if width is not None and int(width) < 1:
         raise UserError(f"--width must be a positive integer, got {width}")
-    for name, v in (("--batch-size", batch_size), ("--draws", draws)):
+    for name, v in (("--batch-size", batch_size), ("--draws", draws), ("--restarts", restarts)):
         if isinstance(v, bool) or int(v) < 1:
             raise UserError(f"{name} must be a positive integer, got {v}")
     t0 = time.perf_counter()
@@ -330,7 +330,7 @@ def run_class_optimize(model_spec, classes=None, motifs: str | None = None, step
     names = list(CLASS_NAMES) if planted else [str(c) for c in range(num_classes)]
     r = class_views(model, cls, known, steps=int(steps), lr=float(lr), gamma=float(gamma), width=width,
                     seed=int(seed), both_strands=both_strands, draws=int(draws), batch_size=int(batch_size),
-                    class_motifs=dict(enumerate(CLASS_MOTIFS)) if planted else None)
+                    restarts=int(restarts), class_motifs=dict(enumerate(CLASS_MOTIFS)) if planted else None)
     out = Path(out)
     letters = _alphabet_for(r["classes"][0]["ppm"].shape[1], known) if r["classes"] else None
     files = {}

@@ -11,7 +11,8 @@ minimizing the scores of the other classes"), with X kept a position probability
 after every step each position is projected onto the probability simplex (the Euclidean
 projection of Duchi et al. 2008), Fontal's "the optimized inputs ... can be forced to behave
 as a Position Probability Matrix". The steps are Adam's (`tfinterp.ops.optim`, Kingma & Ba
-2015) on the negated objective, which keeps one learning rate meaningful across models.
+2015) on the negated objective's gradient within the simplex (each position's mean removed),
+which keeps one learning rate meaningful across models.
 
 On the simplex the sign of gamma decides what the L2 term does: with gamma > 0 (Simonyan's
 penalty) the term pulls each position towards uniform, so positions the class score ignores
@@ -21,7 +22,8 @@ says the term is there "to minimize the number of significant amino acids per po
 
 All classes are optimized together as one batch in one `tf.function` whose loop is a
 `tf.while_loop` (traced once per optimizer: the step count, learning rate and gamma are
-tensors). `motif` cuts the best window (the most information content) of the result.
+tensors). Each class gets several seeded random starts (`restarts`) and keeps the best
+final score. `motif` cuts the best window (the most information content) of the result.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ def model_sequence_shape(model, length: int | None = None) -> tuple[int, int]:
 @dataclass
 class ClassOptimization:
     """The optimized PPMs (classes, length, alphabet) with each class's final pre-softmax
-    score and the settings that produced them."""
+    score (of its best restart), the settings that produced them, and every restart's score
+    (classes, restarts)."""
 
     classes: list
     ppm: np.ndarray
@@ -110,6 +113,7 @@ class ClassOptimization:
     lr: float
     gamma: float
     seed: int
+    restart_scores: np.ndarray | None = None
 
 
 class ClassOptimizer:
@@ -138,6 +142,9 @@ class ClassOptimizer:
                     tape.watch(x)
                     total = tf.reduce_sum(objective(x, classes, gamma)[1])
                 g = -tape.gradient(total, x)
+                # the gradient within the simplex (each position's mean removed): Adam's
+                # per-entry scaling of the raw gradient would otherwise move every letter alike
+                g = g - tf.reduce_mean(g, axis=-1, keepdims=True)
                 step, m, v = adam_update(g, m, v, t + 1, lr)
                 return t + 1, project_simplex(x - step), m, v
 
@@ -151,9 +158,12 @@ class ClassOptimizer:
             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
 
     def optimize(self, classes, steps: int = 300, lr: float = 0.05, gamma: float = 0.01, seed: int = 0,
-                 noise: float = 0.01, batch_size: int = 32) -> ClassOptimization:
-        """Optimize one PPM per class of `classes` (a list of class indices; repeats allowed)
-        from the uniform PPM plus seeded Gaussian `noise`; `batch_size` classes at a time."""
+                 noise: float = 0.3, restarts: int = 4, batch_size: int = 32) -> ClassOptimization:
+        """Optimize one PPM per class of `classes` (a list of class indices; repeats allowed):
+        `restarts` starts per class, each the uniform PPM plus seeded Gaussian `noise` (then
+        projected), all optimized as one batch (`batch_size` starts at a time); the start with
+        the highest final score is kept. Near the uniform PPM a ReLU model's score can be flat
+        (a class that needs two motifs at once), so a single start from uniform may stay stuck."""
         import tensorflow as tf
 
         classes = [int(c) for c in (classes if np.ndim(classes) else [classes])]
@@ -168,20 +178,29 @@ class ClassOptimizer:
             raise UserError(f"steps must be a positive integer, got {steps}")
         if not lr > 0:
             raise UserError(f"the learning rate must be > 0, got {lr}")
-        if int(batch_size) < 1:
-            raise UserError(f"batch_size must be a positive integer, got {batch_size}")
+        for name, v in (("batch_size", batch_size), ("restarts", restarts)):
+            if isinstance(v, bool) or int(v) < 1:
+                raise UserError(f"{name} must be a positive integer, got {v}")
+        if not noise >= 0:
+            raise UserError(f"noise must be >= 0, got {noise}")
+        R = int(restarts)
+        starts = [c for c in classes for _ in range(R)]
         rng = np.random.default_rng(seed)
         x0 = (1.0 / self.alphabet_size + noise * rng.standard_normal(
-            (len(classes), self.length, self.alphabet_size))).astype(np.float32)
+            (len(starts), self.length, self.alphabet_size))).astype(np.float32)
         ppms, scores = [], []
-        for i in range(0, len(classes), int(batch_size)):
-            x, s = self._run(tf.constant(x0[i:i + batch_size]), tf.constant(classes[i:i + batch_size], tf.int32),
+        for i in range(0, len(starts), int(batch_size)):
+            x, s = self._run(tf.constant(x0[i:i + batch_size]), tf.constant(starts[i:i + batch_size], tf.int32),
                              tf.constant(int(steps), tf.int32), tf.constant(float(lr), tf.float32),
                              tf.constant(float(gamma), tf.float32))
             ppms.append(x.numpy())
             scores.append(s.numpy())
-        return ClassOptimization(classes=classes, ppm=np.concatenate(ppms), score=np.concatenate(scores),
-                                 steps=int(steps), lr=float(lr), gamma=float(gamma), seed=int(seed))
+        ppm = np.concatenate(ppms).reshape(len(classes), R, self.length, self.alphabet_size)
+        score = np.concatenate(scores).reshape(len(classes), R)
+        best = score.argmax(axis=1)
+        idx = np.arange(len(classes))
+        return ClassOptimization(classes=classes, ppm=ppm[idx, best], score=score[idx, best], steps=int(steps),
+                                 lr=float(lr), gamma=float(gamma), seed=int(seed), restart_scores=score)
 
     @property
     def tracing_count(self) -> int:
@@ -190,10 +209,10 @@ class ClassOptimizer:
 
 
 def class_optimize(model, classes, steps: int = 300, lr: float = 0.05, gamma: float = 0.01, seed: int = 0,
-                   length: int | None = None, batch_size: int = 32) -> ClassOptimization:
+                   length: int | None = None, restarts: int = 4, batch_size: int = 32) -> ClassOptimization:
     """One-call `ClassOptimizer(model, length).optimize(classes, ...)` (Simonyan et al. 2014)."""
     return ClassOptimizer(model, length).optimize(classes, steps=steps, lr=lr, gamma=gamma, seed=seed,
-                                                  batch_size=batch_size)
+                                                  restarts=restarts, batch_size=batch_size)
 
 
 def motif(ppm, width: int, background=None) -> tuple[int, np.ndarray]:
