@@ -18,7 +18,7 @@ SAMPLES = ROOT / "saved_models" / "samples"
 
 def test_saved_models_small_and_described():
     total = sum(p.stat().st_size for p in (ROOT / "saved_models").rglob("*") if p.is_file())
-    assert total < 20e6
+    assert total < 25e6  # four models; the RGB one (3.3 MB) joined at 20.7 MB
     shipped = models.shipped_models()
     assert "vggsmall_clutter64" in shipped
     for stem, meta in shipped.items():
