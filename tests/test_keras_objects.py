@@ -64,3 +64,8 @@ def test_every_module_with_a_keras_class_is_listed():
                                                       for d in node.decorator_list):
                 found.add(".".join(path.relative_to(ROOT).with_suffix("").parts))
     assert found and found <= set(KERAS_MODULES), sorted(found - set(KERAS_MODULES))
+
+
+def test_the_shipped_models_are_enumerated():
+    stems = {Path(p).stem for p in SHIPPED}
+    assert {"vggsmall_clutter64", "vggsmall_clutter64rgb", "madry_fashion_mnist", "protonet_fashion_mnist"} <= stems
