@@ -34,6 +34,12 @@ class Gradient(Explainer):
     def attribute_letters(self, seqs, targets):
         return input_gradients(self.model, seqs, targets)
 
+    def positions(self, maps):
+        """Saliency per position as on images: max over the alphabet of |gradient|."""
+        import numpy as np
+
+        return np.abs(np.asarray(maps, dtype=np.float32)).max(axis=-1)
+
     def attribute(self, images, targets):
         with tf.GradientTape() as tape:
             tape.watch(images)
@@ -152,6 +158,10 @@ class SmoothGrad(Explainer):
 
     def attribute_letters(self, seqs, targets):
         return self._average(self.base_explainer.attribute_letters, seqs, targets)
+
+    def positions(self, maps):
+        """The base method's per-position reduction."""
+        return self.base_explainer.positions(maps)
 
     def attribute(self, images, targets):
         return self._average(self.base_explainer.attribute, images, targets)
