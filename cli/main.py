@@ -19,8 +19,11 @@ from tfinterp.cli import analyze_lc  # noqa: F401  (registers analyze dataset-ex
 from tfinterp.cli import encoder_decoder  # noqa: F401  (registers train encoder-decoder, figure encoder-decoder)
 from tfinterp.cli import stylize  # noqa: F401  (registers `train style-decoder`)
 from tfinterp.cli import visualize  # noqa: F401  (registers `visualize channels`, the default of `visualize MODEL`)
+from tfinterp.cli import visualize_seq  # noqa: F401  (registers `visualize filters`, `visualize class-optimize`)
+from tfinterp.cli import visualize_invert  # noqa: F401  (registers `visualize invert IMAGE --model M --layer L`)
 from tfinterp.cli import report  # noqa: F401  (registers `report neurons`)
 from tfinterp.cli import imetric  # noqa: F401  (registers `imetric build|participant|score`)
+from tfinterp.cli import sequence  # noqa: F401  (registers `train sequence`)
 from tfinterp.cli.app import app
 from tfinterp.errors import UserError
 

@@ -27,6 +27,7 @@ KERAS_MODULES = (
     "tfinterp.models.classifier",
     "tfinterp.models.protonet",
     "tfinterp.models.encoder_decoder",
+    "tfinterp.models.sequence",
     "tfinterp.defenses.thresholding",
     "tfinterp.training.style_decoder",
 )

@@ -2,8 +2,8 @@
 
 `load(name, split)` returns a `tf.data.Dataset` of (float32 NHWC image in [0,1], int64
 label) for ``mnist``, ``fashion_mnist``, ``clutter64`` (``clutter<size>``; ``clutter64tex``
-textured, ``clutter64frag`` the second generator of 10x10 fragments) and any TensorFlow
-Datasets name.
+textured, ``clutter64frag`` the second generator of 10x10 fragments, ``clutter64rgb`` the
+colour canvases of `tfinterp.data.clutter_rgb`) and any TensorFlow Datasets name.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tfinterp.errors import UserError
 
 # clutter<size>[frag][tex]: "frag" the fragments10 generator, "tex" the textured background
 _CLUTTER = re.compile(r"^clutter(\d+)(frag)?(tex)?$")
+_CLUTTER_RGB = re.compile(r"^clutter(\d+)rgb$")  # tfinterp.data.clutter_rgb
 
 
 def dataset_info(name: str) -> dict:
@@ -28,6 +29,9 @@ def dataset_info(name: str) -> dict:
     if _CLUTTER.match(name):
         size = int(_CLUTTER.match(name).group(1))
         return {"num_classes": 10, "class_names": CLASS_NAMES["fashion_mnist"], "shape": (size, size, 1)}
+    if _CLUTTER_RGB.match(name):
+        size = int(_CLUTTER_RGB.match(name).group(1))
+        return {"num_classes": 10, "class_names": CLASS_NAMES["fashion_mnist"], "shape": (size, size, 3)}
     if name in IDX_DATASETS:
         return {"num_classes": 10, "class_names": CLASS_NAMES[name], "shape": (28, 28, 1)}
     if name == "cifar10":
@@ -50,6 +54,12 @@ def load_arrays(name: str, split: str = "train", limit: int | None = None, mater
     if m:
         d = load_clutter(split, size=int(m.group(1)), n=limit, background="texture" if m.group(3) else "black",
                          generator="fragments10" if m.group(2) else "mixed")
+        return d["images"], d["labels"]
+    m = _CLUTTER_RGB.match(name)
+    if m:
+        from tfinterp.data.clutter_rgb import load_clutter_rgb
+
+        d = load_clutter_rgb(split, size=int(m.group(1)), n=limit)
         return d["images"], d["labels"]
     if name not in IDX_DATASETS:
         return None
@@ -98,7 +108,7 @@ def load(name: str, split: str = "train", limit: int | None = None):
     """
     import tensorflow as tf
 
-    if _CLUTTER.match(name) or (name in IDX_DATASETS and load_idx_arrays(name, _idx_split(split)) is not None):
+    if _CLUTTER.match(name) or _CLUTTER_RGB.match(name) or (name in IDX_DATASETS and load_idx_arrays(name, _idx_split(split)) is not None):
         return tf.data.Dataset.from_tensor_slices(load_arrays(name, split, limit))
     ds = _load_tfds_if_available(name, split)
     if ds is None and name == "mnist":

@@ -36,9 +36,28 @@ def _register_classifiers():
         _REGISTRY.setdefault(arch, (make, desc))
     _REGISTRY.setdefault("protonet", (_make_protonet, "ProtoNet (Li et al. 2018): encoder, decoder, prototypes, "
                                                      "distance classifier (28x28x1)"))
+    for arch, desc in _SEQUENCE_ARCHS.items():
+        _REGISTRY.setdefault(arch, (lambda arch=arch, **kw: _make_sequence(arch, **kw), desc))
     _REGISTRY.setdefault("encoder_decoder", (_make_encoder_decoder,
                                              "encoder (madry to pool5) + FC classifier + deconv decoder "
                                              "(Zheng et al., Table 3; 28x28x1)"))
+
+
+# the sequence zoo (tfinterp.models.sequence), described here so `tfinterp models` needs no TensorFlow
+_SEQUENCE_ARCHS = {
+    "seqcnn": "DeepBind-like 1D CNN on one-hot sequences (conv, ReLU, max-pool, dense; default 100x4 DNA)",
+    "seqlstm": "conv + bidirectional LSTM on one-hot sequences (DanQ-like; default 100x4 DNA)",
+}
+
+
+def _make_sequence(arch, **kw):
+    from tfinterp.models.sequence import SequenceClassifier
+
+    own = {"input_shape", "num_classes", "arch_kwargs", "class_names", "alphabet", "name"}
+    kw.pop("weights", None)
+    extra = {k: kw.pop(k) for k in list(kw) if k not in own}
+    kw["arch_kwargs"] = {**(kw.get("arch_kwargs") or {}), **extra}
+    return SequenceClassifier(arch=arch, **kw)
 
 
 def _make_protonet(**kw):
@@ -122,6 +141,7 @@ def load_model(spec: str, unsafe_deserialization: bool = False, **kwargs):
     import tfinterp.models.classifier  # noqa: F401
     import tfinterp.models.encoder_decoder  # noqa: F401
     import tfinterp.models.protonet  # noqa: F401
+    import tfinterp.models.sequence  # noqa: F401
 
     spec = str(spec)
     path = Path(spec)
@@ -168,7 +188,10 @@ def _mark_zoo_weights(name, model, kwargs, shipped):
         trained = weights == "imagenet" or (weights == "auto" and native)
     if not trained:
         _set_untrained(model)
-        stems = ", ".join(list(shipped)[:3])
+        rank = len(getattr(model, "input_shape", ()) or ()) - 1  # images 3, one-hot sequences 2
+        alike = [stem for stem, meta in shipped.items()
+                 if len((meta.get("data") or {}).get("input_shape") or [0] * rank) == rank]
+        stems = ", ".join(alike[:3])
         print(f"tfinterp: '{name}' is a zoo architecture with random weights (untrained); pass a trained "
               f".keras file or a shipped stem{f' ({stems})' if stems else ''}", file=sys.stderr, flush=True)
 
@@ -253,6 +276,9 @@ def __getattr__(name):  # lazy heavy imports
     if name == "EncoderDecoder":
         from tfinterp.models.encoder_decoder import EncoderDecoder
         return EncoderDecoder
+    if name == "SequenceClassifier":
+        from tfinterp.models.sequence import SequenceClassifier
+        return SequenceClassifier
     if name == "ProtoNet":
         from tfinterp.models.protonet import ProtoNet
         return ProtoNet

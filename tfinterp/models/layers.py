@@ -208,9 +208,9 @@ def feature_model(model, names, include_output: bool = False, precision: str = "
     if isinstance(names, str):
         names = [names]
     paths = {n: resolve_layer(model, n) for n in names}
-    from tfinterp.checks import model_image_shape
+    from tfinterp.checks import model_input_shape
 
-    inp = keras.Input(shape=model_image_shape(model), name="images")
+    inp = keras.Input(shape=model_input_shape(model), name="images")
     final, found = run_with_taps(compute_copy(model, precision), inp, list(paths.values()))
     outputs = {n: (final if p == () else found[p]) for n, p in paths.items()}
     if include_output:
