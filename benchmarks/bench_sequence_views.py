@@ -31,10 +31,15 @@ def _fallback(cfg):
     from tfinterp.data.planted import make_planted
     from tfinterp.utils import cache_dir, set_seed
 
-    key = "_".join(f"{k}{cfg[k]}" for k in sorted(cfg))
+    import hashlib
+
+    from tfinterp.data.planted import MOTIFS
+
+    pwms = hashlib.sha1(b"".join(np.asarray(MOTIFS[k], np.float32).tobytes() for k in sorted(MOTIFS))).hexdigest()[:8]
+    key = "_".join(f"{k}{cfg[k]}" for k in sorted(cfg)) + f"_pwms{pwms}"   # retrained when the PWMs change
     path = cache_dir() / f"bench_seqviews_cnn_{key}.keras"
     if path.exists():
-        return keras.models.load_model(path, compile=False), str(path), None
+        return keras.models.load_model(path, compile=False), str(path), {"cached": True}
     set_seed(cfg["seed"])
     d = make_planted(n=cfg["n"], length=cfg["length"], seed=0)
     x = keras.Input((cfg["length"], 4))
@@ -87,9 +92,13 @@ def main():
     length = int(model.input_shape[1])
     held = make_planted(n=cfg["data"]["n"], length=length, seed=cfg["data"]["seed"])
     logits = model.predict(held.x, batch_size=256, verbose=0)
-    res["held_out_accuracy"] = float((logits.argmax(1) == held.y).mean())
+    pred = logits.argmax(1)
+    res["held_out_accuracy"] = float((pred == held.y).mean())
+    res["held_out_accuracy_per_class"] = {CLASS_NAMES[c]: float((pred[held.y == c] == c).mean())
+                                          for c in range(len(CLASS_NAMES))}
     print(f"model {res['model']}: held-out accuracy {res['held_out_accuracy']:.3f} on {len(held)} planted "
-          f"sequences (seed {cfg['data']['seed']})", flush=True)
+          f"sequences (seed {cfg['data']['seed']}); per class "
+          + ", ".join(f"{k} {v:.2f}" for k, v in res["held_out_accuracy_per_class"].items()), flush=True)
     motifs = {k: np.asarray(v, np.float64) for k, v in MOTIFS.items()}
     cc = cfg["compare"]
     t0 = time.perf_counter()
@@ -149,7 +158,8 @@ def main():
                       for f in fv["filters"]]
     out = Path(args.out)
     fig = out.with_suffix(".png")
-    save_logo_grid(fig, rows, title=f"{Path(str(res['model'])).stem}: planted PWMs vs filter logos, activation "
+    shown = res["model"] if res["model_training"] == "shipped" else "tiny CNN trained here (fallback)"
+    save_logo_grid(fig, rows, title=f"{shown}: planted PWMs vs filter logos, activation "
                                     f"motifs and class optimization")
     docs = _common.ROOT / "docs" / "sequence" / "sequence_views.png"
     docs.parent.mkdir(parents=True, exist_ok=True)

@@ -108,3 +108,22 @@ def test_bad_input_one_line_exit_2(planted_cnn, tmp_path, capsys):
         assert code == 2, (args, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and words in lines[0], (args, err)
+
+
+def test_zoo_seqcnn_is_read_through_its_backbone(tmp_path, capsys):
+    """The zoo's subclassed SequenceClassifier (no output_shape; a functional backbone)."""
+    from tfinterp.models import get
+
+    m = get("seqcnn", input_shape=(40, 4))
+    path = tmp_path / "seqcnn.keras"
+    m.save(path)
+    code, stdout, err = _cli(["visualize", "filters", path, "--data", "planted:n=60", "--draws", "10",
+                              "--out", tmp_path / "f"], capsys)
+    assert code == 0, err
+    assert "16 filters of 'conv1' (width 12)" in stdout
+    code, stdout, err = _cli(["visualize", "class-optimize", path, "--motifs", "planted", "--classes", "3",
+                              "--steps", "5", "--draws", "10", "--out", tmp_path / "c"], capsys)
+    assert code == 0, err
+    assert "class 3 (EBOX+AP1)" in stdout
+    code, stdout, err = _cli(["visualize", "class-optimize", path, "--classes", "4", "--out", tmp_path / "c"], capsys)
+    assert code == 2 and "out of range" in err

@@ -208,7 +208,7 @@ def run_filters(model_spec, data: str | None = None, motifs: str | None = None, 
     r = filter_views(model, seqs.x, known, threshold=threshold, per_sequence=per_sequence,
                      both_strands=both_strands, draws=int(draws), seed=0, batch_size=int(batch_size))
     out = Path(out)
-    letters = _alphabet_for(seqs.x.shape[2], known)
+    letters = getattr(model, "letters", None) or _alphabet_for(seqs.x.shape[2], known)
     F = len(r["filters"])
     cols = 8 if F > 8 else F
 
@@ -322,17 +322,21 @@ def run_class_optimize(model_spec, classes=None, motifs: str | None = None, step
     from tfinterp.sequence.class_optimization import model_sequence_shape
 
     model_sequence_shape(model)
-    num_classes = int(model.output_shape[-1])
+    from tfinterp.checks import model_num_classes
+
+    num_classes = model_num_classes(model)
     cls = parse_classes(classes, num_classes)
     motif_spec = motifs if motifs is not None else _default_motifs(model_spec, None)
     known = known_motifs(motif_spec)
     planted = motif_spec == "planted" and num_classes == len(CLASS_NAMES)
-    names = list(CLASS_NAMES) if planted else [str(c) for c in range(num_classes)]
+    own = getattr(model, "class_names", None)
+    names = list(own) if own and len(own) == num_classes else \
+        list(CLASS_NAMES) if planted else [str(c) for c in range(num_classes)]
     r = class_views(model, cls, known, steps=int(steps), lr=float(lr), gamma=float(gamma), width=width,
                     seed=int(seed), both_strands=both_strands, draws=int(draws), batch_size=int(batch_size),
                     restarts=int(restarts), class_motifs=dict(enumerate(CLASS_MOTIFS)) if planted else None)
     out = Path(out)
-    letters = _alphabet_for(r["classes"][0]["ppm"].shape[1], known) if r["classes"] else None
+    letters = getattr(model, "letters", None) or _alphabet_for(r["classes"][0]["ppm"].shape[1], known)
     files = {}
     rows = []
     for e in r["classes"]:

@@ -128,7 +128,9 @@ class ClassOptimizer:
 
         self.model = model
         self.length, self.alphabet_size = model_sequence_shape(model, length)
-        self.num_classes = int(model.output_shape[-1]) if getattr(model, "output_shape", None) else None
+        from tfinterp.checks import model_num_classes
+
+        self.num_classes = model_num_classes(model)
         score_fn = class_score_fn(model)
 
         def objective(x, classes, gamma):
