@@ -144,6 +144,31 @@ def class_visualizations(cfg, models, judge, x_test, y_test):
             "judge_on_other_class_starts": starts_row["recognized"]["fraction"]}, images, targets
 
 
+def other_judges(cfg, images, targets, x_test, y_test):
+    """The same class visualizations judged by the config's further judges (``[judge] others``):
+    does the natural-vs-robust comparison depend on the judge?"""
+    from tfinterp.attacks.robust import predict_classes
+    from tfinterp.metrics.localization import paired_comparison
+    from tfinterp.metrics.selectivity import recognition
+
+    out = {}
+    for spec in cfg["judge"].get("others", []):
+        judge = _load(spec)
+        row = {"test_accuracy": float((predict_classes(judge, x_test) == y_test).mean()), "runs": {}, "paired": {}}
+        hits = {}
+        for key, r in images.items():
+            pred, _ = _predict(judge, r.images)
+            rec = recognition(pred, targets, groups=targets)
+            hits[key] = rec.pop("hits")
+            row["runs"][key] = rec
+        for method in sorted({k.split("/")[1] for k in images}):
+            row["paired"][method] = paired_comparison(hits[f"natural/{method}"], hits[f"robust/{method}"])
+        out[spec] = row
+        print(f"judge {spec} (test {row['test_accuracy']:.4f}): " + ", ".join(
+            f"{k} {v['count']}/{v['n']}" for k, v in row["runs"].items()), flush=True)
+    return out
+
+
 def selectivity(cfg, models):
     from tfinterp.featureviz.madry_style import madry_render
     from tfinterp.featureviz.objectives import channel
@@ -300,6 +325,7 @@ def main():
     quality, images, targets = class_visualizations(cfg, models, judge, x_test, y_test)
     result["class_visualizations"] = quality
     result["class_visualizations_seconds"] = round(time.perf_counter() - t0, 1)
+    result["other_judges"] = other_judges(cfg, images, targets, x_test, y_test)
     _common.write_result(args.out, result)
     t0 = time.perf_counter()
     result["selectivity"], sel_imgs = selectivity(cfg, models)

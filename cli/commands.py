@@ -197,12 +197,16 @@ def export_cmd(
 
 @app.command("explain")
 def explain_cmd(
-    images: List[str] = typer.Argument(..., help="Image files (PNG/JPEG/BMP/GIF or .npy), folders or globs."),
-    method: str = typer.Option("guided-inversion", "--method",
-                               help="guided-inversion, gradient, gradient-x-input, integrated-gradients, smoothgrad, "
-                                    "gradcam, occlusion, meaningful-perturbation, gridcam, ..., prototypes "
-                                    "(ProtoNet models) or all."),
-    model: str = typer.Option("vggsmall_clutter64", "--model", help="Shipped model stem, zoo name or .keras path."),
+    images: List[str] = typer.Argument(..., help="Image files (PNG/JPEG/BMP/GIF or .npy), folders or globs; or "
+                                        "sequence files (FASTA .fa/.fasta, sequence,label .tsv/.csv) for a "
+                                        "sequence model."),
+    method: Optional[str] = typer.Option(None, "--method",
+                                         help="guided-inversion (the default for images), gradient, gradient-x-input "
+                                              "(the default for sequences), integrated-gradients, smoothgrad, "
+                                              "gradcam, occlusion, meaningful-perturbation, gridcam, deeplift, ism "
+                                              "(sequences), ..., prototypes (ProtoNet models) or all."),
+    model: Optional[str] = typer.Option(None, "--model", help="Shipped model stem, zoo name or .keras path "
+                                        "(default: vggsmall_clutter64 for images, seqcnn_planted for sequences)."),
     unsafe_deserialization: bool = typer.Option(False, "--unsafe-deserialization",
                                                 help="Load a .keras file with Python (Lambda) layers: only for a "
                                                      "file whose source you trust (it can run arbitrary code)."),
@@ -221,12 +225,40 @@ def explain_cmd(
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     out: Optional[Path] = typer.Option(None, "--out", help=out_help("explain", "overlay PNG, raw .npy map, JSON "
                                        "per image")),
+    motif_width: Optional[int] = typer.Option(None, "--motif-width", min=1,
+                                              help="Sequences: width of the top window (default: the widest "
+                                                   "motif=START-END the FASTA headers give, else 10)."),
+    alphabet: Optional[str] = typer.Option(None, "--alphabet", help="Sequences: the files' alphabet (dna, protein "
+                                           "or the letters); must be the model's (default: the model's)."),
 ):
-    """Explain a model's prediction on images: heatmap overlay PNG, raw map and JSON summary."""
+    """Explain a model's prediction on images (heatmap overlay PNG, raw map and JSON summary) or on
+    sequences (an importance-logo PNG per sequence with the given motif and the top window, the
+    per-letter map and JSON)."""
     from tfinterp.cli.common import images_stem, resolve_out
     from tfinterp.params import parse_assignments
 
     params = parse_assignments(param)
+    from tfinterp.runs.explain_sequence import is_sequence_file
+
+    if any(is_sequence_file(i) for i in images):
+        from tfinterp.errors import UserError
+        from tfinterp.runs.explain_sequence import explain_sequence_files, print_lines
+
+        if layer is not None or alpha is not None:
+            raise UserError("--layer and --alpha are for images; drop them for sequence files")
+        folder = resolve_out(out, "explain", images_stem(images))
+        written = explain_sequence_files(images, method=method, model=model or "seqcnn_planted", target=target,
+                                         batch_size=batch_size,
+                                         out=folder, params=params, motif_width=motif_width, figures=figures,
+                                         alphabet=alphabet, unsafe_deserialization=unsafe_deserialization)
+        for line in print_lines(written, folder):
+            typer.echo(line)
+        return
+    if motif_width is not None or alphabet is not None:
+        from tfinterp.errors import UserError
+
+        raise UserError("--motif-width and --alphabet are for sequence files (FASTA, .tsv, .csv)")
+    method, model = method or "guided-inversion", model or "vggsmall_clutter64"
     from tfinterp.runs.explain import explain_files
 
     folder = resolve_out(out, "explain", images_stem(images))

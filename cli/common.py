@@ -85,6 +85,7 @@ OUT_RULES = {
     "explain": "<first image's stem, or the folder's name>",
     "train-classifier": "<model>_<dataset>, then _<step> for a step other than natural",
     "train-protonet": "<dataset>",
+    "train-sequence": "<model>_<data: planted, or the file's stem>",
     "eval": "<model stem>_<dataset>",
     "export": "<model stem>",
     "attack": "<model stem>_<dataset>_<method>",

@@ -23,6 +23,7 @@ from tfinterp.cli import visualize_seq  # noqa: F401  (registers `visualize filt
 from tfinterp.cli import visualize_invert  # noqa: F401  (registers `visualize invert IMAGE --model M --layer L`)
 from tfinterp.cli import report  # noqa: F401  (registers `report neurons`)
 from tfinterp.cli import imetric  # noqa: F401  (registers `imetric build|participant|score`)
+from tfinterp.cli import sequence  # noqa: F401  (registers `train sequence`)
 from tfinterp.cli.app import app
 from tfinterp.errors import UserError
 

@@ -165,3 +165,49 @@ def test_pre_activation_tap_value_gradient_and_dead_relu():
     with pytest.raises(UserError, match="pre-activation"):
         activation_fn(keras.Sequential([keras.Input((5, 5, 1)), keras.layers.ReLU(name="r"),
                                         keras.layers.Flatten()]), ["r:pre"])
+
+
+def test_step_regularizers_apply_every_k_steps_by_hand(toy):
+    """With a vanishing learning rate the image only changes by the step regularizers: after 6
+    steps with Blur(every=2) it is the image blurred 3 times; Bilateral(every=3) twice."""
+    from tfinterp.featureviz.regularizers import Bilateral
+    from tfinterp.ops.image import bilateral_filter, gaussian_blur
+
+    img = np.random.default_rng(0).uniform(0.1, 0.9, (1, 21, 21, 1)).astype(np.float32)
+    for reg, fn, times in [(Blur(every=2, sigma=0.7), lambda x: gaussian_blur(x, 0.7), 3),
+                           (Bilateral(every=3, radius=1, sigma_space=1.0, sigma_color=0.3),
+                            lambda x: bilateral_filter(x, 1, 1.0, 0.3), 2)]:
+        r = render(toy, channel("toy_relu", 0), steps=6, lr=1e-9, init=img, param="pixel", transforms="none",
+                   regularizers=[reg], thresholds=[1, 6], progress=False)
+        expected = tf.constant(img)
+        for _ in range(times):
+            expected = fn(expected)
+        np.testing.assert_allclose(r.images, expected.numpy(), atol=2e-4)
+        np.testing.assert_allclose(r.snapshots[1], img, atol=2e-4)     # step 1: not yet
+
+
+def test_a_second_render_does_not_retrace(toy):
+    """The compiled loop is traced once: across chunks of different sizes, across render calls with
+    the same model, objective and settings (a rebuilt equal objective too), and when only the
+    steps, thresholds, lr or seed change (inputs of the loop, not constants)."""
+    import importlib
+
+    render_module = importlib.import_module("tfinterp.featureviz.render")
+
+    render_module.clear_cache()
+    kw = dict(steps=4, transforms="lucid", progress=False)
+    a = render(toy, objectives_for_channels("toy_relu", [0, 1, 2]), batch_size=2, **kw)   # chunks of 2 and 1
+    r = render_module.renderer_for(toy, objectives_for_channels("toy_relu", [0, 1, 2]), param="fourier",
+                                   transforms="lucid", regularizers=(), decorrelation=None, total=3)
+    assert r.traces == 1
+    b = render(toy, objectives_for_channels("toy_relu", [0, 1, 2]), batch_size=2, **kw)
+    np.testing.assert_array_equal(a.images, b.images)
+    render(toy, objectives_for_channels("toy_relu", [0, 1, 2]), batch_size=3, steps=7, thresholds=[3, 7], seed=5,
+           lr=0.1, progress=False)
+    assert r.traces == 1 and r._loop.experimental_get_tracing_count() == 1
+    c = render(toy, objectives_for_channels("toy_relu", [0, 1, 2]), seed=1, **kw)           # seed: other images
+    assert np.abs(c.images - a.images).max() > 1e-4
+    render(toy, objectives_for_channels("toy_relu", [2, 1, 0]), **kw)                        # other channels: new
+    assert r.traces == 1
+    assert render_module.renderer_for(toy, objectives_for_channels("toy_relu", [2, 1, 0]), param="fourier",
+                                      transforms="lucid", regularizers=(), decorrelation=None, total=3) is not r

@@ -19,9 +19,10 @@ The classes (`CLASS_MOTIFS`, `CLASS_NAMES`):
   AP-1 site (``TGASTCA``), both.
 
 Each PWM puts `STRENGTH` (0.95) on its consensus letter(s) and shares the rest among the
-others (`pwm_from_consensus`). Softer PWMs (0.85) make the task nearly unlearnable at length
-100: a feature-based oracle (gradient boosting on the best log-odds score of each motif per
-sequence) reaches only 0.61 held-out accuracy there, 0.88 with these.
+others (`pwm_from_consensus`). A PWM-score oracle (gradient boosting on the best log-odds
+window score of each motif per sequence, `benchmarks/bench_sequence_planted.py`) reaches 0.885
+held-out accuracy with these at length 100; with 0.85 (and the 6-wide GATA / E-box cores) a
+quick check of the same oracle gave only 0.61, too noisy a benchmark.
 
 Classes are balanced (``n // 4`` each, the remainder to the lowest classes) and shuffled.
 Each sequence's ``motifs`` entry lists ``(name, start, end)`` (end exclusive) of the motifs

@@ -203,7 +203,8 @@ def read_fasta(path) -> list[tuple[str, str]]:
         if name is not None:
             seq = "".join(chunks)
             if not seq:
-                raise UserError(f"{path}: record {len(records) + 1} ('{name}') is empty; remove it or give its letters")
+                short = name.split()[0] if name.split() else name
+                raise UserError(f"{path}: record {len(records) + 1} ('{short}') is empty; remove it or give its letters")
             records.append((name, seq))
 
     for lineno, line in enumerate(text.splitlines(), 1):

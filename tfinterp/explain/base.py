@@ -16,6 +16,18 @@ override the hooks `check_model` (layers it cannot handle, checked first), `vali
 base compiles `attribute` once with `tf.function` (fixed input signature, so no retracing
 per batch), validates inputs and targets (`tfinterp.checks`), batches, and normalises. The
 user's model is never modified.
+
+Sequences. A model whose input is rank 3, ``(N, length, alphabet)`` (one-hot DNA or protein,
+`tfinterp.data.sequences`), is explained through the same interface: ``explain(seqs)``
+returns the raw, signed per-letter attribution ``(N, length, alphabet)`` float32, not
+rescaled (so gradient x input, integrated gradients and DeepLIFT keep their completeness:
+the map sums to f(x) - f(baseline)), and ``positions(maps)`` / ``explain_positions(seqs)``
+reduce it to one score per position ``(N, length)`` (`position_scores`: the sum over the
+alphabet, which for a one-hot input is the present letter's attribution; in-silico
+mutagenesis overrides it). A method says what it explains in ``inputs`` (``("images",)`` by
+default; ``"sequences"`` when it implements `attribute_letters`); an image-only method built
+on a sequence model, or a sequence-only one on an image model, is a `UserError` naming the
+methods that fit.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfinterp.checks import check_classes, check_images, model_image_shape, model_num_classes
+from tfinterp.errors import UserError
 from tfinterp.params import Param, Parameterized, format_params
 from tfinterp.registry import Registry
 
@@ -75,6 +88,28 @@ def normalize_maps(maps):
     return tf.math.divide_no_nan(maps - lo, hi - lo)
 
 
+def position_scores(maps) -> np.ndarray:
+    """(N, length) per-position importance of (N, length, alphabet) letter maps: the sum over
+    the alphabet (for a one-hot input and a zero baseline, the present letter's attribution;
+    for any baseline the position's share of f(x) - f(baseline))."""
+    return np.asarray(maps, dtype=np.float32).sum(axis=-1)
+
+
+def sequence_input_shape(model) -> tuple[int, int] | None:
+    """(length, alphabet) when `model` takes fixed-shape rank-3 inputs (N, length, alphabet), else None."""
+    shape = getattr(model, "input_shape", None)
+    if not isinstance(shape, tuple) or len(shape) != 3 or any(s is None for s in shape[1:]):
+        return None
+    if not all(isinstance(s, int) for s in shape[1:]):
+        return None
+    return int(shape[1]), int(shape[2])
+
+
+def methods_for(kind: str) -> list[str]:
+    """The registered methods that explain `kind` ("images" or "sequences"), sorted."""
+    return [n for n in list_methods() if kind in EXPLAINERS.get(n).inputs]
+
+
 def gather_target(logits, targets):
     """logits[i, targets[i]] for a batch."""
     import tensorflow as tf
@@ -98,6 +133,7 @@ class Explainer(Parameterized):
     common = {"batch_size": Param(32, int, min=1, doc="images per compiled batch")}
     params = _ParamTable({})
     layer_param = "layer"  # where `get_explainer(..., layer=...)` goes, if the table has it
+    inputs = ("images",)   # what the method explains: "images" and/or "sequences" (`attribute_letters`)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -130,15 +166,29 @@ class Explainer(Parameterized):
 
         self.model = model
         self.configure(params)
+        seq_shape = sequence_input_shape(model)
+        self.sequences = seq_shape is not None
+        self._check_input_kind(seq_shape)
         self.check_model(model)
         self.num_classes = model_num_classes(model)
-        self.input_shape = model_image_shape(model)
+        self.input_shape = seq_shape if self.sequences else model_image_shape(model)
         self.validate()
         self.prepare()
         spec = [tf.TensorSpec((None,) + self.input_shape, tf.float32), tf.TensorSpec((None,), tf.int32)]
         # autograph off: every loop is an explicit tf.while_loop, and autograph has been seen to
         # rewrite custom-gradient code in the rule-based explainers (a flaky TypeError)
-        self._compiled = tf.function(self._explain_batch, input_signature=spec, autograph=False)
+        fn = self._explain_sequence_batch if self.sequences else self._explain_batch
+        self._compiled = tf.function(fn, input_signature=spec, autograph=False)
+
+    def _check_input_kind(self, seq_shape):
+        name = self.registry_name
+        if seq_shape is not None and "sequences" not in self.inputs:
+            raise UserError(f"{name} explains images, and this model takes sequences (length {seq_shape[0]}, "
+                            f"alphabet {seq_shape[1]}); for sequences use one of: {', '.join(methods_for('sequences'))}")
+        if seq_shape is None and "images" not in self.inputs:
+            shape = getattr(self.model, "input_shape", None)
+            raise UserError(f"{name} explains one-hot sequence models (input [N, length, alphabet]), and this "
+                            f"model takes {shape}; for images use one of: {', '.join(methods_for('images'))}")
 
     # ---- hooks ---------------------------------------------------------------------------
 
@@ -167,8 +217,29 @@ class Explainer(Parameterized):
         """Raw attribution map (N, H, W) for one batch, as TensorFlow ops. Subclasses override."""
         raise NotImplementedError
 
+    def attribute_letters(self, seqs, targets):
+        """Raw signed attribution (N, length, alphabet) for one batch of sequences, as TensorFlow
+        ops. Methods with ``"sequences"`` in `inputs` override."""
+        raise NotImplementedError
+
     def _explain_batch(self, images, targets):
         return normalize_maps(self.attribute(images, targets))
+
+    def _explain_sequence_batch(self, seqs, targets):
+        import tensorflow as tf
+
+        return tf.cast(self.attribute_letters(seqs, targets), tf.float32)
+
+    def positions(self, maps) -> np.ndarray:
+        """(N, length) per-position scores of this method's (N, length, alphabet) maps
+        (`position_scores`, the sum over the alphabet, unless the method says otherwise)."""
+        return position_scores(maps)
+
+    def explain_positions(self, seqs, targets=None, batch_size: int | None = None) -> np.ndarray:
+        """(N, length) per-position importance of sequences: `positions` of `explain`."""
+        if not self.sequences:
+            raise UserError(f"{self.registry_name}: explain_positions is for sequence models; use explain")
+        return self.positions(self.explain(seqs, targets, batch_size=batch_size))
 
     def predict_logits(self, images, batch_size=None):
         bs = batch_size or max(self.batch_size, 64)
@@ -178,13 +249,14 @@ class Explainer(Parameterized):
     def checked_inputs(self, images, targets=None):
         """(images, targets) validated: images fit the model, targets (default: the predicted
         classes) are class indices of the model."""
-        x = check_images(images, self.input_shape)
+        x = check_images(images, self.input_shape, what="sequences" if self.sequences else "images")
         if targets is None:
             targets = self.predict_logits(x).argmax(-1)
         return x, check_classes(targets, len(x), self.num_classes, what="targets")
 
     def explain(self, images, targets=None, batch_size: int | None = None) -> np.ndarray:
-        """Maps (N, H, W) float32 in [0, 1]; `targets` default to the predicted classes."""
+        """Maps (N, H, W) float32 in [0, 1]; `targets` default to the predicted classes. For a
+        sequence model: raw per-letter maps (N, length, alphabet) (see the module docstring)."""
         x, t = self.checked_inputs(images, targets)
         bs = self._batch(batch_size)
         out = [self._compiled(x[i:i + bs], t[i:i + bs]).numpy() for i in range(0, len(x), bs)]

@@ -9,6 +9,11 @@
   NoiseTunnel idea): average the base method's raw attribution over noisy copies.
 - ``gradcam``: Grad-CAM (Selvaraju et al. 2017): ReLU of the channel-weighted sum of the
   last conv maps, weights = spatial mean of d logit_c / d A; bilinearly upsampled.
+
+On one-hot sequence models (N, length, alphabet) the gradient methods return the raw signed
+per-letter map: the gradient itself, gradient x input (the saliency map of Lanchantin et al.
+2016, "Deep Motif Dashboard": x * d score / d x, nonzero at the present letters), integrated
+gradients' (x - baseline) * average gradient, and SmoothGrad's average of its base's map.
 """
 
 from __future__ import annotations
@@ -23,6 +28,17 @@ from tfinterp.params import Param
 @register("gradient")
 class Gradient(Explainer):
     """Vanilla gradient saliency (Simonyan et al. 2014)."""
+
+    inputs = ("images", "sequences")
+
+    def attribute_letters(self, seqs, targets):
+        return input_gradients(self.model, seqs, targets)
+
+    def positions(self, maps):
+        """Saliency per position as on images: max over the alphabet of |gradient|."""
+        import numpy as np
+
+        return np.abs(np.asarray(maps, dtype=np.float32)).max(axis=-1)
 
     def attribute(self, images, targets):
         with tf.GradientTape() as tape:
@@ -42,7 +58,13 @@ def input_gradients(model, images, targets):
 
 @register("gradient-x-input")
 class GradientXInput(Explainer):
-    """Gradient times input (Shrikumar et al. 2016): |sum_c x * d logit / d x|."""
+    """Gradient times input (Shrikumar et al. 2016): |sum_c x * d logit / d x|; on sequences
+    Lanchantin et al.'s (2016) saliency map x * d logit / d x per letter."""
+
+    inputs = ("images", "sequences")
+
+    def attribute_letters(self, seqs, targets):
+        return seqs * input_gradients(self.model, seqs, targets)
 
     def attribute(self, images, targets):
         return tf.abs(tf.reduce_sum(images * input_gradients(self.model, images, targets), axis=-1))
@@ -53,7 +75,10 @@ class IntegratedGradients(Explainer):
     """Integrated gradients (Sundararajan et al. 2017) from a constant `baseline` in `steps` points.
 
     All path points of a batch go through the model as one batch (``steps * N`` images).
+    On sequences the map is the signed (x - baseline) * average gradient per letter.
     """
+
+    inputs = ("images", "sequences")
 
     params = {
         "steps": Param(50, int, min=2, doc="points on the path, trapezoidal rule"),
@@ -64,12 +89,15 @@ class IntegratedGradients(Explainer):
         n = tf.shape(images)[0]
         alphas = tf.linspace(0.0, 1.0, self.steps)
         base = tf.fill(tf.shape(images), self.baseline)
-        path = base[None] + alphas[:, None, None, None, None] * (images - base)[None]
+        path = base[None] + tf.reshape(alphas, [-1] + [1] * images.shape.rank) * (images - base)[None]
         flat = tf.reshape(path, tf.concat([[-1], tf.shape(images)[1:]], 0))
         grads = input_gradients(self.model, flat, tf.tile(targets, [self.steps]))
         grads = tf.reshape(grads, tf.concat([[self.steps, n], tf.shape(images)[1:]], 0))
         avg = (tf.reduce_sum(grads, 0) - 0.5 * (grads[0] + grads[-1])) / (self.steps - 1)  # trapezoid
         return (images - base) * avg
+
+    def attribute_letters(self, seqs, targets):
+        return self.raw(seqs, targets)
 
     def attribute(self, images, targets):
         return tf.abs(tf.reduce_sum(self.raw(images, targets), axis=-1))
@@ -96,6 +124,8 @@ class SmoothGrad(Explainer):
         "square": Param(False, bool, doc="average the squared attributions (SmoothGrad-squared)"),
         "seed": Param(0, int, doc="seed of the (stateless) noise"),
     }
+
+    inputs = ("images", "sequences")  # sequences when its base method explains them
 
     @classmethod
     def params_note(cls) -> str:
@@ -126,14 +156,24 @@ class SmoothGrad(Explainer):
         return {"base": self.base, "samples": self.samples, "noise": self.noise, "square": self.square,
                 **self.base_explainer.params}
 
+    def attribute_letters(self, seqs, targets):
+        return self._average(self.base_explainer.attribute_letters, seqs, targets)
+
+    def positions(self, maps):
+        """The base method's per-position reduction."""
+        return self.base_explainer.positions(maps)
+
     def attribute(self, images, targets):
+        return self._average(self.base_explainer.attribute, images, targets)
+
+    def _average(self, attribute, images, targets):
         n = tf.shape(images)[0]
         # one noise draw per sample, the same for every image: an image's map does not depend on
         # the batch it is explained in (nor on its position there); rows ordered sample-major
         noise = tf.random.stateless_normal((self.samples,) + tuple(images.shape[1:]), seed=[self.seed, 0],
                                            stddev=self.sigma)
         noisy = tf.reshape(images[None] + noise[:, None], tf.concat([[-1], tf.shape(images)[1:]], 0))
-        maps = self.base_explainer.attribute(noisy, tf.tile(targets, [self.samples]))
+        maps = attribute(noisy, tf.tile(targets, [self.samples]))
         maps = tf.square(maps) if self.square else maps
         return tf.reduce_mean(tf.reshape(maps, tf.concat([[self.samples, n], tf.shape(maps)[1:]], 0)), 0)
 
@@ -169,3 +209,4 @@ class GradCAM(Explainer):
 
 from tfinterp.explain import guided_inversion, perturbation  # noqa: E402,F401  (register their methods)
 from tfinterp.explain import guided, relevance  # noqa: E402,F401  (registers the rule-based explainers)
+from tfinterp.explain import mutagenesis  # noqa: E402,F401  (registers in-silico mutagenesis, for sequences)

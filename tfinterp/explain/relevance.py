@@ -43,7 +43,15 @@ Layer rules (LRP / DeepLIFT):
   channel flip undone / linear.
 - Nested Sequential / functional sub-models and zoo Classifiers: descended into.
 
-Any other layer raises a `UserError` naming its path and type.
+Any other layer raises a `UserError` naming its path and type. Recurrent layers (LSTM, GRU,
+SimpleRNN, Bidirectional) are refused by name: their gates multiply two signals, for which
+neither rule here is exact (the map would not sum to f(x) - f(baseline)); integrated
+gradients, gradient x input and in-silico mutagenesis (``ism``) explain such models.
+
+One-hot sequence models (N, length, alphabet): Conv1D, MaxPooling1D and GlobalMaxPooling1D
+(channels-last pools take their winners from one argmax, as the 2-D ones) and the layers
+above; the map is the signed per-letter relevance (LRP) or (x - baseline) * multiplier
+(DeepLIFT), not summed over the alphabet.
 """
 
 from __future__ import annotations
@@ -114,9 +122,17 @@ def layer_kind(layer) -> str | None:
     return None
 
 
+_RECURRENT = _layer_classes("RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
+                            "ConvLSTM3D")
+
+
 def _check_supported(model, method, lrp: bool):
     """UserError naming the first layer the method has no rule for."""
     for path, layer in walk_layers(model, containers=False):
+        if isinstance(layer, _RECURRENT):
+            raise UserError(f"{method}: layer '{path}' ({type(layer).__name__}) is recurrent, which {method} has no "
+                            "exact rule for (its gates multiply two signals); explain this model with "
+                            "integrated-gradients, gradient-x-input or ism")
         kind = layer_kind(layer)
         act = activation_name(getattr(layer, "activation", None)) if kind == "linear" else None
         if kind == "activation" and lrp:
@@ -201,6 +217,8 @@ def _sign0(z):
 class _LRP(Explainer):
     """Shared LRP machinery; subclasses define `_redistribute` (linear layers) and `_split` (Add)."""
 
+    inputs = ("images", "sequences")
+
     def check_model(self, model):
         _check_supported(model, self.method_name, lrp=True)
 
@@ -283,13 +301,19 @@ class _LRP(Explainer):
         return call(*args, **kwargs)
 
     @tf.autograph.experimental.do_not_convert  # plain Python: no autograph around custom gradients
-    def attribute(self, images, targets):
+    def relevance(self, images, targets):
+        """The input relevance (the input's shape) for one batch."""
         with tf.GradientTape() as tape:
             tape.watch(images)
             logits = tf.cast(run_with_rules(self.model, images, self._rule), tf.float32)
         start = tf.stop_gradient(tf.one_hot(targets, tf.shape(logits)[-1], dtype=logits.dtype) * logits)
-        relevance = tape.gradient(logits, images, output_gradients=start)
-        return tf.reduce_sum(relevance, axis=-1)
+        return tape.gradient(logits, images, output_gradients=start)
+
+    def attribute_letters(self, seqs, targets):
+        return self.relevance(seqs, targets)
+
+    def attribute(self, images, targets):
+        return tf.reduce_sum(self.relevance(images, targets), axis=-1)
 
 
 @register("lrp-epsilon")
@@ -413,7 +437,11 @@ def _max_route(layer, x):
     """
     from keras.src.layers.pooling.base_pooling import BasePooling
 
-    if getattr(layer, "data_format", "channels_last") != "channels_last" or x.shape.rank != 4:
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        return None
+    if x.shape.rank == 3:
+        return _max_route_1d(layer, x)
+    if x.shape.rank != 4:
         return None
     shape = tf.shape(x, out_type=tf.int64)
     if isinstance(layer, BasePooling):
@@ -437,6 +465,35 @@ def _max_route(layer, x):
 
     def scatter(v):
         return tf.reshape(onehot * tf.reshape(v, [-1, 1, x.shape[-1]]), shape)
+    return gather, scatter
+
+
+def _max_route_1d(layer, x):
+    """`_max_route` of a channels-last 1-D max pooling (N, length, channels): the 2-D argmax on
+    (N, length, 1, channels), whose flat indices are those of `x`."""
+    from keras.src.layers.pooling.base_pooling import BasePooling
+
+    shape = tf.shape(x, out_type=tf.int64)
+    if isinstance(layer, BasePooling):
+        _, idx = tf.nn.max_pool_with_argmax(x[:, :, None, :], [layer.pool_size[0], 1], [layer.strides[0], 1],
+                                            layer.padding.upper(), include_batch_in_index=True)
+        idx = idx[:, :, 0, :]
+        size = tf.reduce_prod(shape)
+
+        def gather(d):
+            return tf.gather(tf.reshape(d, [-1]), idx)
+
+        def scatter(v):
+            return tf.reshape(tf.scatter_nd(idx[..., None], v, size[None]), shape)
+        return gather, scatter
+    onehot = tf.one_hot(tf.argmax(x, axis=1), tf.shape(x)[1], axis=1, dtype=x.dtype)  # (N, length, C)
+
+    def gather(d):
+        out = tf.reduce_sum(d * onehot, axis=1)
+        return out[:, None, :] if layer.keepdims else out
+
+    def scatter(v):
+        return onehot * tf.reshape(v, [-1, 1, x.shape[-1]])
     return gather, scatter
 
 
@@ -493,8 +550,12 @@ class DeepLIFT(Explainer):
     Multipliers are back-propagated with the chain rule, linear layers by their weights and
     every elementwise nonlinearity by Delta y / Delta x; max pooling routes like the gradient,
     scaled per window so that differences are kept. The map is (x - baseline) * multiplier
-    summed over channels; over the image it sums to f_c(x) - f_c(baseline).
+    summed over channels; over the image it sums to f_c(x) - f_c(baseline). On one-hot
+    sequences it is (x - baseline) * multiplier per letter (Shrikumar et al. explain DNA
+    models this way; ``baseline=0.25`` is the uniform-background reference).
     """
+
+    inputs = ("images", "sequences")
 
     params = {
         "baseline": Param(0.0, float, alt=object, check=_array_like,
@@ -539,7 +600,8 @@ class DeepLIFT(Explainer):
         return call(*args, **kwargs)  # linear or value-moving layers: ordinary chain rule
 
     @tf.autograph.experimental.do_not_convert  # plain Python: no autograph around custom gradients
-    def attribute(self, images, targets):
+    def contributions(self, images, targets):
+        """(x - baseline) * multiplier, the input's shape, for one batch."""
         n = tf.shape(images)[0]
         reference = tf.broadcast_to(self._baseline[None], tf.shape(images))
         both = tf.concat([images, reference], axis=0)
@@ -548,4 +610,10 @@ class DeepLIFT(Explainer):
             logits = tf.cast(run_with_rules(self.model, both, self._rule), tf.float32)
             score = gather_target(logits[:n], targets)
         multipliers = tape.gradient(score, both)[:n]
-        return tf.reduce_sum((images - reference) * multipliers, axis=-1)
+        return (images - reference) * multipliers
+
+    def attribute_letters(self, seqs, targets):
+        return self.contributions(seqs, targets)
+
+    def attribute(self, images, targets):
+        return tf.reduce_sum(self.contributions(images, targets), axis=-1)

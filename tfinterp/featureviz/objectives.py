@@ -54,13 +54,17 @@ class Objective:
     number of images it requires (None: any), set by per-image index lists; `name` is a
     readable description. Objectives compose with ``+ - *`` (with each other or with
     numbers), unary ``-`` and ``/`` by a number (lucid's design, Olah et al. 2017).
+    `key` is a hashable description of what it computes (the constructors and their
+    arguments): two objectives with equal keys are the same function, so `render` reuses a
+    compiled loop for either; an objective built from a bare `fn` is keyed by its identity.
     """
 
-    def __init__(self, fn: Callable, layers=(), name: str = "objective", batch: int | None = None):
+    def __init__(self, fn: Callable, layers=(), name: str = "objective", batch: int | None = None, key=None):
         self.fn = fn
         self.layers = frozenset(layers)
         self.name = name
         self.batch = batch
+        self.key = key if key is not None else ("id", id(self))
 
     def __call__(self, acts: dict, idx=None):
         import tensorflow as tf
@@ -79,7 +83,7 @@ class Objective:
             return other
         if isinstance(other, numbers.Number):
             v = float(other)
-            return Objective(lambda acts, idx: tf_fill(idx, v), (), f"{v:g}")
+            return Objective(lambda acts, idx: tf_fill(idx, v), (), f"{v:g}", key=("const", v))
         return NotImplemented
 
     def _combine(self, other, op, symbol, reverse=False):
@@ -88,7 +92,7 @@ class Objective:
             return NotImplemented
         a, b = (other, self) if reverse else (self, other)
         return Objective(lambda acts, idx: op(a(acts, idx), b(acts, idx)), a.layers | b.layers,
-                         f"({a.name} {symbol} {b.name})", _merge_batch(a.batch, b.batch))
+                         f"({a.name} {symbol} {b.name})", _merge_batch(a.batch, b.batch), key=(symbol, a.key, b.key))
 
     def __add__(self, other):
         return self._combine(other, lambda x, y: x + y, "+")
@@ -116,7 +120,8 @@ class Objective:
         return self * (1.0 / float(other))
 
     def __neg__(self):
-        return Objective(lambda acts, idx: -self(acts, idx), self.layers, f"-{self.name}", self.batch)
+        return Objective(lambda acts, idx: -self(acts, idx), self.layers, f"-{self.name}", self.batch,
+                         key=("neg", self.key))
 
     def __pos__(self):
         return self
@@ -150,6 +155,14 @@ def _index(n, what: str):
     if min(values) < 0:
         raise UserError(f"{what} must be >= 0, got {min(values)}")
     return np.asarray(values, np.int32), len(values)
+
+
+def _key(per):
+    """A hashable form of an index (int) or of a per-image array."""
+    if isinstance(per, int):
+        return per
+    a = np.asarray(per)
+    return (a.shape, str(a.dtype), a.tobytes())
 
 
 def _pick(per_image, idx):
@@ -195,7 +208,7 @@ def channel(layer: str, n) -> Objective:
             t = tf.reduce_mean(t, axis=list(range(1, t.shape.rank - 1)))
         return tf.gather(t, c, batch_dims=1)
 
-    return Objective(fn, [layer], f"channel({layer}, {_describe(n)})", batch)
+    return Objective(fn, [layer], f"channel({layer}, {_describe(n)})", batch, key=("channel", layer, _key(per)))
 
 
 @OBJECTIVES.register("neuron", doc="neuron(layer, n, x=None, y=None): channel n at one position (centre default)")
@@ -221,7 +234,8 @@ def neuron(layer: str, n, x: int | None = None, y: int | None = None) -> Objecti
             raise UserError(f"neuron: layer '{layer}' has rank {t.shape.rank}; expected a conv map or a dense layer")
         return tf.gather(t, c, batch_dims=1)
 
-    return Objective(fn, [layer], f"neuron({layer}, {_describe(n)}" + (f", {x}, {y})" if x is not None else ")"), batch)
+    return Objective(fn, [layer], f"neuron({layer}, {_describe(n)}" + (f", {x}, {y})" if x is not None else ")"), batch,
+                     key=("neuron", layer, _key(per), x, y))
 
 
 @OBJECTIVES.register("layer", doc="layer(layer): DeepDream, the mean of squares of the whole layer")
@@ -233,7 +247,7 @@ def layer_objective(layer: str) -> Objective:
         t = tf.cast(acts[layer], tf.float32)
         return tf.reduce_mean(tf.square(t), axis=list(range(1, t.shape.rank)))
 
-    return Objective(fn, [layer], f"layer({layer})")
+    return Objective(fn, [layer], f"layer({layer})", key=("layer", layer))
 
 
 @OBJECTIVES.register("logit", doc="logit(k): the logit of class k (the model's output)")
@@ -251,7 +265,7 @@ def class_logit(k) -> Objective:
         _check_channel(t, per, "output", "class")
         return tf.gather(t, _pick(per, idx), batch_dims=1)
 
-    return Objective(fn, [OUTPUT], f"logit({_describe(k)})", batch)
+    return Objective(fn, [OUTPUT], f"logit({_describe(k)})", batch, key=("logit", _key(per)))
 
 
 @OBJECTIVES.register("prob", doc="prob(k): the softmax probability of class k (prefer logit)")
@@ -271,7 +285,7 @@ def class_prob(k) -> Objective:
         _check_channel(t, per, "output", "class")
         return tf.gather(t, _pick(per, idx), batch_dims=1)
 
-    return Objective(fn, [OUTPUT], f"prob({_describe(k)})", batch)
+    return Objective(fn, [OUTPUT], f"prob({_describe(k)})", batch, key=("prob", _key(per)))
 
 
 @OBJECTIVES.register("direction", doc="direction(layer, [v0, v1, ...]): the mean dot product with a vector")
@@ -296,7 +310,7 @@ def direction(layer: str, vector) -> Objective:
             t = tf.reduce_mean(t, axis=list(range(1, t.shape.rank - 1)))
         return tf.reduce_sum(t * vec, axis=-1)
 
-    return Objective(fn, [layer], f"direction({layer})", batch)
+    return Objective(fn, [layer], f"direction({layer})", batch, key=("direction", layer, _key(v)))
 
 
 @OBJECTIVES.register("interpolate", doc="interpolate(a, b, n): image i maximizes (1 - t_i) a + t_i b, t_i = i/(n-1)")
@@ -322,7 +336,8 @@ def interpolate(a: Objective, b: Objective, n: int | None = None) -> Objective:
         t = tf.cast(idx, tf.float32) / tf.maximum(total - 1.0, 1.0)
         return (1.0 - t) * a(acts, idx) + t * b(acts, idx)
 
-    return Objective(fn, a.layers | b.layers, f"interpolate({a.name}, {b.name})", batch)
+    return Objective(fn, a.layers | b.layers, f"interpolate({a.name}, {b.name})", batch,
+                     key=("interpolate", a.key, b.key, batch))
 
 
 @OBJECTIVES.register("diversity", doc="diversity(layer): minus the mean cosine similarity of Gram matrices")
@@ -344,7 +359,7 @@ def diversity(layer: str) -> Objective:
         off = tf.reduce_sum(sim, axis=1) - tf.linalg.diag_part(sim)
         return -off / tf.maximum(tf.cast(n - 1, tf.float32), 1.0)
 
-    return Objective(fn, [layer], f"diversity({layer})")
+    return Objective(fn, [layer], f"diversity({layer})", key=("diversity", layer))
 
 
 def objectives_for_channels(layer: str, channels: Sequence[int]) -> Objective:
@@ -366,7 +381,7 @@ def per_image(objectives: Sequence[Objective]) -> Objective:
         values = tf.stack([o(acts, idx) for o in objs], axis=1)  # [N, K]
         return tf.gather(values, idx, batch_dims=1)
 
-    return Objective(fn, layers, f"per_image[{len(objs)}]", len(objs))
+    return Objective(fn, layers, f"per_image[{len(objs)}]", len(objs), key=("per_image",) + tuple(o.key for o in objs))
 
 
 # ---- parsing -------------------------------------------------------------------------------

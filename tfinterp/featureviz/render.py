@@ -136,7 +136,14 @@ def _start_noise(param, start: int, stop: int, seed: int, sd: float = 0.01) -> n
 
 class Renderer:
     """The compiled loop behind `render` for one model, objective and settings; `run(start, stop)`
-    renders images start..stop-1 of the objective (reused across chunks without retracing)."""
+    renders images start..stop-1 of the objective (reused across chunks without retracing).
+
+    The step count, thresholds, learning rate and seed are inputs of the compiled loop, not
+    constants in it, so `run` may override them (``run(0, n, steps=..., seed=...)``) without
+    retracing; `render` keeps a few Renderers (`renderer_for`) so that a second call with the
+    same model, objective and settings reuses the compiled graph. ``traces`` counts the
+    loop's traces (1 after any number of runs at any batch size).
+    """
 
     def __init__(self, model, objective: Objective, *, param="fourier", steps=512, lr=0.05, transforms="lucid",
                  regularizers=(), thresholds=None, decorrelation=None, seed=0, total: int | None = None):
@@ -150,25 +157,20 @@ class Renderer:
 
         if not isinstance(objective, Objective):
             raise UserError(f"render needs an Objective (see tfinterp.featureviz.objectives), got {type(objective).__name__}")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise UserError(f"steps must be a positive integer, got {steps!r}")
-        if not (float(lr) > 0):
-            raise UserError(f"lr must be > 0, got {lr}")
-        self.steps, self.lr, self.seed = int(steps), float(lr), int(seed)
-        self.thresholds = check_thresholds(thresholds, self.steps)
+        self.steps, self.lr, self.seed, self.thresholds = _check_steps(steps, lr, seed, thresholds)
         h, w, c = model_image_shape(model)
         self.shape = (h, w, c)
+        self.model = model
         self.param = make_param(param, (1, h, w, c), decorrelation)
         self.transforms = make_transforms(transforms, min(h, w))
         self.penalties, self.step_regs = split_regularizers(regularizers)
         self.objective = objective
+        self.traces = 0
         names = sorted(objective.layers - {INPUT, TOTAL})
         self.layer_names = names
         fm = activation_fn(model, names)
         tfm = compose(self.transforms, h, w)
         p, obj, penalties, step_regs = self.param, objective, self.penalties, self.step_regs
-        ths = tf.constant(self.thresholds, tf.int32)
-        k = len(self.thresholds)
 
         def evaluate(img, x, idx):
             acts = fm(x)
@@ -180,6 +182,7 @@ class Renderer:
         pshape = p.param_shape(1)[1:]
         pspec = tf.TensorSpec((None,) + tuple(pshape), tf.float32)
         ispec = tf.TensorSpec((None,), tf.int32)
+        scalar = tf.TensorSpec((), tf.int32)
 
         # the forward-backward pass, called from the loop; not inlined so the graph optimiser
         # rewrites its body (see tfinterp.attacks.base.Attack.graph_function)
@@ -196,18 +199,18 @@ class Renderer:
                     loss += tf.reduce_sum(r.penalty(img))
             return values, tape.gradient(loss, params)
 
-        lr_ = self.lr
-        seed_ = self.seed
-
-        @tf.function(input_signature=[pspec, ispec])
-        def loop(params0, idx):
+        @tf.function(input_signature=[pspec, ispec, scalar, tf.TensorSpec((None,), tf.int32),
+                                      tf.TensorSpec((), tf.float32), scalar])
+        def loop(params0, idx, steps, ths, lr, seed):
+            self.traces += 1  # Python side effect: runs only while tracing
             n = tf.shape(params0)[0]
+            k = tf.size(ths)
             snaps0 = tf.zeros(tf.stack([k, n, h, w, c]), tf.float32)
             hist0 = tf.zeros(tf.stack([k, n]), tf.float32)
 
             def body(t, params, m, v, snaps, hist):
-                values, g = value_and_grad(params, idx, tf.stack([tf.constant(seed_, tf.int32), t]))
-                step, m, v = adam_update(g, m, v, t + 1, lr_)
+                values, g = value_and_grad(params, idx, tf.stack([seed, t]))
+                step, m, v = adam_update(g, m, v, t + 1, lr)
                 params = params - step
                 for r in step_regs:
                     params = tf.cond(tf.equal((t + 1) % int(r.every), 0),
@@ -225,23 +228,98 @@ class Renderer:
 
             zeros = tf.zeros_like(params0)
             _, params, _, _, snaps, hist = tf.while_loop(
-                lambda t, *_: t < self.steps, body, (tf.constant(0), params0, zeros, zeros, snaps0, hist0))
-            img = p.to_image(params)
-            return img, evaluate(img, img, idx), snaps, hist
+                lambda t, *_: t < steps, body, (tf.constant(0), params0, zeros, zeros, snaps0, hist0))
+            return p.to_image(params), snaps, hist
+
+        # the objective of the final images, without transforms (one forward pass per render)
+        @tf.function(input_signature=[tf.TensorSpec((None, h, w, c), tf.float32), ispec])
+        def final(img, idx):
+            return evaluate(img, img, idx)
 
         self._loop = loop
+        self._final = final
+        self._value_and_grad = value_and_grad
 
-    def run(self, start: int, stop: int, init=None):
-        """(images, values, snapshots [K, n, ...], history [K, n]) of images start..stop-1."""
+    def start(self, start: int, stop: int, init=None, seed=None):
+        """The starting parameter of images start..stop-1: seeded noise, or `init`'s images."""
         import tensorflow as tf
 
         if init is not None:
-            params0 = self.param.init(image=init, n=stop - start)
-        else:
-            params0 = tf.constant(_start_noise(self.param, start, stop, self.seed))
+            return self.param.init(image=init, n=stop - start)
+        return tf.constant(_start_noise(self.param, start, stop, self.seed if seed is None else int(seed)))
+
+    def optimize(self, params0, idx, *, steps=None, thresholds=None, lr=None, seed=None):
+        """The compiled step loop alone: (images, snapshots [K, n, ...], history [K, n]) as tensors."""
+        import tensorflow as tf
+
+        steps_, lr_, seed_, ths = _check_steps(self.steps if steps is None else steps, self.lr if lr is None else lr,
+                                               self.seed if seed is None else seed,
+                                               self.thresholds if thresholds is None and steps is None else thresholds)
+        return self._loop(params0, idx, tf.constant(steps_, tf.int32), tf.constant(ths, tf.int32),
+                          tf.constant(lr_, tf.float32), tf.constant(seed_, tf.int32)), ths
+
+    def run(self, start: int, stop: int, init=None, *, steps=None, thresholds=None, lr=None, seed=None):
+        """(images, values, snapshots [K, n, ...], history [K, n]) of images start..stop-1 (numpy);
+        `steps`, `thresholds`, `lr`, `seed` override the constructor's without retracing."""
+        import tensorflow as tf
+
+        params0 = self.start(start, stop, init, seed)
         idx = tf.range(start, stop, dtype=tf.int32)
-        img, values, snaps, hist = self._loop(params0, idx)
+        (img, snaps, hist), _ = self.optimize(params0, idx, steps=steps, thresholds=thresholds, lr=lr, seed=seed)
+        values = self._final(img, idx)
         return img.numpy(), values.numpy(), snaps.numpy(), hist.numpy()
+
+
+def _check_steps(steps, lr, seed, thresholds):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise UserError(f"steps must be a positive integer, got {steps!r}")
+    if not (float(lr) > 0):
+        raise UserError(f"lr must be > 0, got {lr}")
+    return int(steps), float(lr), int(seed), check_thresholds(thresholds, int(steps))
+
+
+_CACHE: dict = {}
+_CACHE_SIZE = 4
+
+
+def _freeze(x):
+    """A hashable form of a setting (lists, arrays, dicts, dataclasses; anything else by identity)."""
+    if isinstance(x, (str, bytes, int, float, bool, type(None))):
+        return x
+    if isinstance(x, np.ndarray):
+        return ("array", x.shape, str(x.dtype), x.tobytes())
+    if isinstance(x, (list, tuple)):
+        return tuple(_freeze(v) for v in x)
+    if isinstance(x, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
+    try:
+        hash(x)
+        return x
+    except TypeError:
+        return ("id", id(x))
+
+
+def renderer_for(model, objective: Objective, **settings) -> Renderer:
+    """A `Renderer` for these arguments, reused from the last few calls when the model (the same
+    object), the objective (`Objective.key`: the same constructors and arguments) and the
+    settings that shape the graph are the same; steps, thresholds, lr and seed are inputs of
+    the compiled loop (pass them to `Renderer.run`), so they do not enter the key."""
+    shaping = {k: v for k, v in settings.items() if k not in ("steps", "thresholds", "lr", "seed")}
+    if shaping.get("decorrelation") is not None:
+        shaping["decorrelation"] = np.asarray(shaping["decorrelation"], np.float32)
+    key = (id(model), getattr(objective, "key", ("id", id(objective))), _freeze(shaping))
+    r = _CACHE.pop(key, None)
+    if r is None or r.model is not model:
+        r = Renderer(model, objective, **settings)
+    _CACHE[key] = r  # most recent last
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    return r
+
+
+def clear_cache():
+    """Forget the Renderers `render` keeps (they hold their models and compiled graphs)."""
+    _CACHE.clear()
 
 
 def render(model, objective: Objective, *, n: int | None = None, param="fourier", steps: int = 512,
@@ -272,9 +350,9 @@ def render(model, objective: Objective, *, n: int | None = None, param="fourier"
     if total < 1:
         raise UserError(f"n must be >= 1, got {n}")
     t0 = time.perf_counter()
-    r = Renderer(model, objective, param=param, steps=steps, lr=lr, transforms=transforms,
-                 regularizers=regularizers, thresholds=thresholds, decorrelation=decorrelation, seed=seed,
-                 total=total)
+    steps_, lr_, seed_, ths = _check_steps(steps, lr, seed, thresholds)
+    r = renderer_for(model, objective, param=param, steps=steps_, lr=lr_, transforms=transforms,
+                     regularizers=regularizers, thresholds=ths, decorrelation=decorrelation, seed=seed_, total=total)
     h, w, c = r.shape
     if init is not None:
         init = np.asarray(init, np.float32)
@@ -291,23 +369,24 @@ def render(model, objective: Objective, *, n: int | None = None, param="fourier"
     imgs, vals, snaps, hists = [], [], [], []
     for start in range(0, total, batch_size):
         stop = min(total, start + batch_size)
-        a, b, s, hh = r.run(start, stop, None if init is None else init[start:stop])
+        a, b, s, hh = r.run(start, stop, None if init is None else init[start:stop], steps=steps_, thresholds=ths,
+                            lr=lr_, seed=seed_)
         imgs.append(a), vals.append(b), snaps.append(s), hists.append(hh)
         if bar is not None:
             bar.update(stop)
     snaps = np.concatenate(snaps, axis=1)
     hists = np.concatenate(hists, axis=1)
-    settings = {"objective": objective.name, "n": total, "param": r.param.kind, "steps": r.steps, "lr": r.lr,
+    settings = {"objective": objective.name, "n": total, "param": r.param.kind, "steps": steps_, "lr": lr_,
                 "transforms": [repr(t) for t in r.transforms], "regularizers": [repr(x) for x in
                                                                                r.penalties + r.step_regs],
-                "thresholds": list(r.thresholds), "seed": r.seed, "batch_size": int(batch_size),
+                "thresholds": list(ths), "seed": seed_, "batch_size": int(batch_size),
                 "decorrelation": r.param.matrix.tolist(), "init": "image" if init is not None else "noise",
                 "layers": r.layer_names}
     return RenderResult(images=np.concatenate(imgs).astype(np.float32),
-                        snapshots={t: snaps[j] for j, t in enumerate(r.thresholds)},
+                        snapshots={t: snaps[j] for j, t in enumerate(ths)},
                         values=np.concatenate(vals).astype(np.float32),
-                        history={t: hists[j] for j, t in enumerate(r.thresholds)},
+                        history={t: hists[j] for j, t in enumerate(ths)},
                         settings=settings, seconds=time.perf_counter() - t0)
 
 
-__all__ = ["render", "Renderer", "RenderResult", "check_thresholds"]
+__all__ = ["render", "Renderer", "RenderResult", "check_thresholds", "renderer_for", "clear_cache"]

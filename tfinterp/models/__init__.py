@@ -188,7 +188,10 @@ def _mark_zoo_weights(name, model, kwargs, shipped):
         trained = weights == "imagenet" or (weights == "auto" and native)
     if not trained:
         _set_untrained(model)
-        stems = ", ".join(list(shipped)[:3])
+        rank = len(getattr(model, "input_shape", ()) or ()) - 1  # images 3, one-hot sequences 2
+        alike = [stem for stem, meta in shipped.items()
+                 if len((meta.get("data") or {}).get("input_shape") or [0] * rank) == rank]
+        stems = ", ".join(alike[:3])
         print(f"tfinterp: '{name}' is a zoo architecture with random weights (untrained); pass a trained "
               f".keras file or a shipped stem{f' ({stems})' if stems else ''}", file=sys.stderr, flush=True)
 
