@@ -114,13 +114,13 @@ def test_zoo_seqcnn_is_read_through_its_backbone(tmp_path, capsys):
     """The zoo's subclassed SequenceClassifier (no output_shape; a functional backbone)."""
     from tfinterp.models import get
 
-    m = get("seqcnn", input_shape=(40, 4))
+    m = get("seqcnn", input_shape=(40, 4), arch_kwargs={"filters": 4})
     path = tmp_path / "seqcnn.keras"
     m.save(path)
     code, stdout, err = _cli(["visualize", "filters", path, "--data", "planted:n=60", "--draws", "10",
                               "--out", tmp_path / "f"], capsys)
     assert code == 0, err
-    assert "16 filters of 'conv1' (width 12)" in stdout
+    assert "4 filters of 'conv1' (width 12)" in stdout
     code, stdout, err = _cli(["visualize", "class-optimize", path, "--motifs", "planted", "--classes", "3",
                               "--steps", "5", "--draws", "10", "--out", tmp_path / "c"], capsys)
     assert code == 0, err

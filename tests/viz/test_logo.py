@@ -18,9 +18,9 @@ def _ax():
 
 def _extents(patches):
     out = []
-    for p in patches:
-        e = p.get_path().get_extents()
-        out.append((p.get_gid(), e.x0, e.x1, e.y0, e.y1))
+    for g in patches:
+        e = g.get_extents()
+        out.append((g.letter, e.x0, e.x1, e.y0, e.y1))
     return out
 
 
@@ -29,6 +29,8 @@ def test_certain_column_is_two_bits_and_uniform_column_zero():
     plt, fig, ax = _ax()
     patches = draw_logo(ax, ppm, mode="information")
     ext = _extents(patches)
+    drawn = [a for a in ax.patches if a.get_facecolor()[3] > 0]
+    assert len(drawn) == 3          # one compound artist per colour (A, G, T)
     plt.close(fig)
     # one glyph per certain column, none for the uniform one
     assert [e[0] for e in ext] == ["A", "G", "T"]
@@ -68,7 +70,7 @@ def test_colours_and_protein_alphabet(tmp_path):
     plt.close(fig)
     from matplotlib.colors import to_hex
 
-    colours = {p.get_gid(): to_hex(p.get_facecolor()) for p in patches}
+    colours = {g.letter: to_hex(g.color) for g in patches}
     assert colours == {"A": "#109648", "C": "#255c99", "G": "#f7a020", "T": "#d62839"}
     ppm = np.full((5, 20), 1 / 20)
     ppm[2] = 0
@@ -76,8 +78,8 @@ def test_colours_and_protein_alphabet(tmp_path):
     plt, fig, ax = _ax()
     patches = draw_logo(ax, ppm)
     plt.close(fig)
-    assert [p.get_gid() for p in patches] == ["W"]
-    assert patches[0].get_path().get_extents().y1 == pytest.approx(np.log2(20))
+    assert [g.letter for g in patches] == ["W"]
+    assert patches[0].get_extents().y1 == pytest.approx(np.log2(20))
     assert column_heights(ppm)[2].sum() == pytest.approx(np.log2(20))
     with pytest.raises(ValueError):
         column_heights(-np.eye(4), "information")

@@ -29,9 +29,29 @@ figures.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from tfinterp.viz.figures import _plt, _save
+from tfinterp.viz.figures import _plt
+
+
+def _save(fig, path):
+    """Write `fig` as PNG atomically: the layout is fixed by the caller (no tight bounding box,
+    which would draw the thousands of glyphs twice)."""
+    from tfinterp.utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    _plt().close(fig)
+    return path
+
+
+def _layout(fig, rows: int, width: float, height: float, title: bool):
+    """Fixed margins in inches (cheap, unlike tight_layout over many glyph patches)."""
+    top = 0.45 if title else 0.3
+    fig.subplots_adjust(left=0.55 / width, right=1 - 0.15 / width, bottom=0.3 / height, top=1 - top / height,
+                        hspace=0.75 if rows > 1 else 0.2, wspace=0.25)
 
 DNA = "ACGT"
 PROTEIN = "ACDEFGHIKLMNPQRSTVWY"
@@ -115,18 +135,38 @@ def _glyph_path(letter: str):
     return _GLYPHS[letter]
 
 
-def glyph(letter: str, x: float, y: float, width: float, height: float, color, flip: bool = False, **kw):
-    """A `PathPatch` of `letter` filling exactly the box [x, x+width] x [y, y+height] in data
-    coordinates (upside down with `flip`). Its ``gid`` is the letter."""
-    from matplotlib.patches import PathPatch
+@dataclass
+class Glyph:
+    """One drawn letter: its outline `path` in data coordinates (filling exactly its box),
+    the letter and its colour. `draw_logo` returns these; the axes hold one compound patch
+    per colour (thousands of letters then render fast)."""
+
+    letter: str
+    color: str
+    path: object
+
+    def get_extents(self):
+        return self.path.get_extents()
+
+
+def glyph_path(letter: str, x: float, y: float, width: float, height: float, flip: bool = False):
+    """The outline of `letter` filling exactly the box [x, x+width] x [y, y+height] in data
+    coordinates (upside down with `flip`), a matplotlib `Path`."""
     from matplotlib.transforms import Affine2D
 
     path, x0, y0, w, h = _glyph_path(letter)
     t = Affine2D().translate(-x0, -y0).scale(width / w, height / h)
     if flip:
         t = t.scale(1, -1).translate(0, height)
-    t = t.translate(x, y)
-    patch = PathPatch(t.transform_path(path), facecolor=color, edgecolor="none", lw=0, **kw)
+    return t.translate(x, y).transform_path(path)
+
+
+def glyph(letter: str, x: float, y: float, width: float, height: float, color, flip: bool = False, **kw):
+    """A `PathPatch` of `letter` filling exactly the box [x, x+width] x [y, y+height] in data
+    coordinates (upside down with `flip`). Its ``gid`` is the letter."""
+    from matplotlib.patches import PathPatch
+
+    patch = PathPatch(glyph_path(letter, x, y, width, height, flip), facecolor=color, edgecolor="none", lw=0, **kw)
     patch.set_gid(letter)
     return patch
 
@@ -134,7 +174,7 @@ def glyph(letter: str, x: float, y: float, width: float, height: float, color, f
 def draw_logo(ax, matrix, alphabet: str | None = None, mode: str = "information", colors: dict | None = None,
               background=None, start: int = 0, width: float = 0.92, highlight=None, highlight_color="#FFE066",
               flip_below: bool = False, min_height: float = 1e-4, xticks: bool = True, ylabel: bool = True):
-    """Draw the logo of a (length, alphabet) `matrix` on `ax`; returns the letter patches.
+    """Draw the logo of a (length, alphabet) `matrix` on `ax`; returns the letters as `Glyph`s.
 
     Column i is centred at ``start + i``; in each column positive heights stack upwards from
     0 (largest on top) and negative ones downwards (largest magnitude at the bottom).
@@ -149,6 +189,9 @@ def draw_logo(ax, matrix, alphabet: str | None = None, mode: str = "information"
     spans = [] if highlight is None else ([highlight] if np.isscalar(highlight[0]) else list(highlight))
     for b, e in spans:
         ax.axvspan(start + b - 0.5, start + e - 0.5, color=highlight_color, alpha=0.45, lw=0, zorder=0)
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+
     patches = []
     for i, col in enumerate(heights):
         x = start + i - width / 2
@@ -156,17 +199,19 @@ def draw_logo(ax, matrix, alphabet: str | None = None, mode: str = "information"
         for j in np.argsort(col, kind="stable"):  # positives, smallest at the bottom
             v = col[j]
             if v > min_height:
-                p = glyph(alphabet[j], x, up, width, v, colors[alphabet[j]])
+                patches.append(Glyph(alphabet[j], colors[alphabet[j]], glyph_path(alphabet[j], x, up, width, v)))
                 up += v
-                ax.add_patch(p)
-                patches.append(p)
         for j in np.argsort(-col, kind="stable"):  # negatives, the one nearest 0 just below the axis
             v = col[j]
             if v < -min_height:
                 down += v
-                p = glyph(alphabet[j], x, down, width, -v, colors[alphabet[j]], flip=flip_below)
-                ax.add_patch(p)
-                patches.append(p)
+                patches.append(Glyph(alphabet[j], colors[alphabet[j]],
+                                     glyph_path(alphabet[j], x, down, width, -v, flip=flip_below)))
+    by_color: dict = {}
+    for g in patches:
+        by_color.setdefault(g.color, []).append(g.path)
+    for color, paths in by_color.items():   # one artist per colour; limits are set below
+        ax.add_artist(PathPatch(Path.make_compound_path(*paths), facecolor=color, edgecolor="none", lw=0))
     lo = min(0.0, float(np.minimum(heights, 0).sum(axis=1).min())) if len(heights) else 0.0
     hi = max(0.0, float(np.maximum(heights, 0).sum(axis=1).max())) if len(heights) else 1.0
     if mode == "information":
@@ -180,7 +225,7 @@ def draw_logo(ax, matrix, alphabet: str | None = None, mode: str = "information"
         ax.axhline(0, color="#444444", lw=0.6, zorder=3)
     if xticks:
         n = len(heights)
-        step = max(1, int(np.ceil(n / 20)))
+        step = max(1, int(np.ceil(n / (20 if n > 24 else 6))))   # few tick labels: text dominates drawing
         ax.set_xticks(range(start, start + n, step))
         ax.tick_params(axis="x", labelsize=6, length=2)
     else:
@@ -198,10 +243,12 @@ def save_logo(path, matrix, alphabet: str | None = None, mode: str = "informatio
     """One logo of `matrix` as a PNG at `path` (width grows with the length). Returns `path`."""
     plt = _plt()
     n = len(matrix)
-    fig, ax = plt.subplots(figsize=(max(2.2, 0.32 * n + 0.8), 1.7))
+    w, h = max(2.2, 0.32 * n + 0.8), 1.7
+    fig, ax = plt.subplots(figsize=(w, h))
     draw_logo(ax, matrix, alphabet=alphabet, mode=mode, highlight=highlight, colors=colors, background=background)
     if title:
         ax.set_title(title, fontsize=8)
+    _layout(fig, 1, w, h, bool(title))
     return _save(fig, path)
 
 
@@ -213,7 +260,8 @@ def save_logo_grid(path, rows, alphabet: str | None = None, title: str = "", cel
     ncols = max(len(r) for r in rows)
     longest = max((len(c[1]) for r in rows for c in r if c is not None), default=8)
     w = max(2.0, cell_width * longest + 0.7)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(w * ncols, 1.55 * len(rows)), squeeze=False)
+    W, H = w * ncols, 1.55 * len(rows) + (0.3 if title else 0.0)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(W, H), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(ncols):
             ax = axes[i][j]
@@ -223,10 +271,13 @@ def save_logo_grid(path, rows, alphabet: str | None = None, title: str = "", cel
                 continue
             caption, matrix, mode = cell
             draw_logo(ax, matrix, alphabet=alphabet, mode=mode, ylabel=(j == 0))
+            if j > 0:
+                ax.tick_params(axis="y", labelleft=False)
             ax.set_title(caption, fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    _layout(fig, len(rows), W, H, bool(title))
+    fig.subplots_adjust(top=1 - (0.75 if title else 0.4) / H)
     return _save(fig, path)
 
 
@@ -249,8 +300,8 @@ def save_attribution_strip(path, attribution, alphabet: str | None = None, highl
     heights = column_heights(a, mode)
     lo = min(0.0, float(np.minimum(heights, 0).sum(axis=1).min()))
     hi = max(1e-6, float(np.maximum(heights, 0).sum(axis=1).max()))
-    fig, axes = plt.subplots(rows, 1, figsize=(max(4.0, 0.13 * min(L, row_length) + 1.0), 1.35 * rows + 0.3),
-                             squeeze=False)
+    W, H = max(4.0, 0.13 * min(L, row_length) + 1.0), 1.35 * rows + 0.3
+    fig, axes = plt.subplots(rows, 1, figsize=(W, H), squeeze=False)
     for r in range(rows):
         b, e = r * row_length, min(L, (r + 1) * row_length)
         local = [(max(s0, b) - b, min(s1, e) - b) for s0, s1 in spans if s1 > b and s0 < e]
@@ -266,10 +317,10 @@ def save_attribution_strip(path, attribution, alphabet: str | None = None, highl
             ax.set_xticklabels(list(sequence[b:e]), fontsize=5)
     if title:
         axes[0][0].set_title(title, fontsize=8)
-    fig.tight_layout()
+    _layout(fig, rows, W, H, bool(title))
     return _save(fig, path)
 
 
 __all__ = ["DNA", "PROTEIN", "DNA_COLORS", "PROTEIN_COLORS", "default_alphabet", "default_colors",
-           "information_content", "column_heights", "glyph", "draw_logo", "save_logo", "save_logo_grid",
+           "information_content", "column_heights", "Glyph", "glyph", "glyph_path", "draw_logo", "save_logo", "save_logo_grid",
            "save_attribution_strip"]
