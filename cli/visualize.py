@@ -77,3 +77,8 @@ def channels_cmd(
     typer.echo(f"{what} ({r['method']}, {steps} steps, {r['seconds']:.1f} s): objective mean {sum(v) / len(v):.4g}, "
                f"min {min(v):.4g}, max {max(v):.4g}; grid.png, {len(r['files']['images'])} PNG(s) and "
                f"featureviz.json written to {folder}/")
+    if r.get("stuck_channels"):
+        stuck = r["stuck_channels"]
+        typer.echo(f"note: {len(stuck)} channel(s) stayed at 0 ({', '.join(map(str, stuck[:12]))}"
+                   f"{', ...' if len(stuck) > 12 else ''}): their ReLU is dead on the whole start image, so there "
+                   f"is no gradient; --layer {r['layer']}:pre maximizes the pre-activation instead")

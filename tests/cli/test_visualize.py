@@ -87,3 +87,30 @@ def test_bad_input_is_one_line_exit_2(tiny_model_path, tmp_path, capsys, args, n
     assert code == 2, (code, err)
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], err
+
+
+def test_a_dead_relu_channel_is_named_with_the_pre_activation_hint(tmp_path, capsys):
+    """Channel 1's bias is -100: its ReLU is 0 on any [0, 1] image, with zero gradient, so its
+    render never moves and the command says so; channel 0 (bias +1) rises. On `:pre` the dead
+    channel's pre-activation has a gradient, and nothing is reported stuck."""
+    import keras
+
+    inp = keras.Input((12, 12, 1))
+    conv = keras.layers.Conv2D(2, 3, activation="relu", name="conv")
+    out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(conv(inp)))
+    model = keras.Model(inp, out)
+    model.get_layer("conv").set_weights([np.full((3, 3, 1, 2), 0.1, "float32"), np.array([1.0, -100.0], "float32")])
+    path = tmp_path / "dead.keras"
+    model.save(path)
+    code, stdout, err = _cli(["visualize", path, "--layer", "conv", "--channels", "0,1", "--steps", "8",
+                              "--param", "pixel", "--out", tmp_path / "a"], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "a" / "featureviz.json").read_text())
+    assert summary["values"][1] == 0.0 and summary["values"][0] > 1.0
+    assert summary["stuck_channels"] == [1]
+    assert "1 channel(s) stayed at 0 (1)" in stdout and "--layer conv:pre" in stdout
+    code, stdout, err = _cli(["visualize", path, "--layer", "conv:pre", "--channels", "0,1", "--steps", "8",
+                              "--param", "pixel", "--out", tmp_path / "b"], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "b" / "featureviz.json").read_text())
+    assert summary["stuck_channels"] == [] and "stayed at 0" not in stdout

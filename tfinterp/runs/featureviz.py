@@ -165,11 +165,22 @@ def run_visualize_channels(model_spec, layer: str | None = None, channels=None, 
     out = Path(out)
     written = _write(result, info, chans, out)
     summary = {**info, "settings": result.settings, "seconds": round(result.seconds, 3),
-               "values": result.values.tolist(),
+               "values": result.values.tolist(), "stuck_channels": stuck_channels(result.values, chans, layer, objective),
                "history": {str(k): v.tolist() for k, v in sorted(result.history.items())},
                "files": written}
     write_json(out / "featureviz.json", summary)
     return {**summary, "images": result.images, "out": str(out)}
+
+
+def stuck_channels(values, chans, layer: str, objective: str | None) -> list[int]:
+    """Channels of a one-channel-per-image render of a post-activation `layer` that ended at
+    exactly 0: a ReLU dead on the whole start image has no gradient, so the image never moves
+    (the reason lucid maximizes ``*_pre_relu``; here ``layer:pre``)."""
+    from tfinterp.featureviz.render import PRE
+
+    if objective is not None or chans is None or layer.endswith(PRE) or len(chans) != len(values):
+        return []
+    return [int(c) for c, v in zip(chans, np.asarray(values).ravel()) if float(v) == 0.0]
 
 
 def _write(result, info, chans, out: Path) -> dict:
@@ -193,4 +204,4 @@ def _write(result, info, chans, out: Path) -> dict:
     return {"grid": "grid.png", "images": names}
 
 
-__all__ = ["run_visualize_channels", "parse_channels", "parse_thresholds", "layer_channels"]
+__all__ = ["run_visualize_channels", "parse_channels", "parse_thresholds", "layer_channels", "stuck_channels"]
