@@ -9,7 +9,8 @@
     trivially recognized). An INDEPENDENT classifier of another architecture (vggsmall,
     trained here by a config) judges each image: the fraction recognized as its class, with
     Wilson and class-cluster bootstrap intervals, and McNemar's paired test natural vs robust
-    (same class, same seed, same start). The seed's and Madry et al.'s claim (Engstrom et al.
+    (same class, same seed, same start); a second judge (cnn2, ``[judge] others``) scores
+    the same images. The seed's and Madry et al.'s claim (Engstrom et al.
     2019, Santurkar et al. 2019): robust models give more class-like images.
 (2) Erhan-style selectivity (Erhan et al. 2009): one image per channel of last_conv (its
     pre-activation maximized), every channel's mean activation on every image: the

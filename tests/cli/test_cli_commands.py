@@ -64,6 +64,7 @@ def test_default_out_rule_and_every_writing_command_documents_it():
                 "train-classifier": ["train", "classifier"], "train-protonet": ["train", "protonet"]}
     commands.update({k: ["analyze", k] for k in ("dataset-examples", "lc", "consistency", "lc-agreement")})  # lc
     commands["train-style-decoder"] = ["train", "style-decoder"]
+    commands["train-sequence"] = ["train", "sequence"]
     assert set(commands) == set(OUT_RULES)
     for key, path in commands.items():
         cmd = root

@@ -154,7 +154,9 @@ def test_perturbation_methods_find_the_quadrant():
                        ("meaningful-perturbation", {"steps": 60, "mask_size": 8, "score": "margin", "l1": 0.01}),
                        ("occlusion", {"patch": 4, "stride": 2})):
         maps = get_explainer(method, m, **kw).explain(x, targets=[0, 1])
-        assert maps[:, 12:, 12:].max() < 1e-6, method       # far from the quadrant: nothing
+        # far from the quadrant: nothing, up to float rounding (occluded and clean scores come from
+        # batches of different sizes, which oneDNN may sum in a different order: 6e-5 seen on one CPU)
+        assert maps[:, 12:, 12:].max() < 1e-4, method
         peak = maps.reshape(2, -1).argmax(axis=1)
         assert np.all(peak // 16 < 10) and np.all(peak % 16 < 10), method  # the peak is at the quadrant
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfinterp import models
 from tfinterp.errors import UserError
+from tfinterp.featureviz.transforms import Jitter
 from tfinterp.featureviz.inversion import (PAPER_ALPHA_WEIGHT, Inverter, auto_tv_weight, inversion_loss, invert, layer_depth,
                                            paper_tv_weight, reference_stats)
 
@@ -170,3 +171,16 @@ def test_bad_input(strided):
         Inverter(strided, "down", steps=1).run(np.zeros((12, 12, 3), np.float32))
     with pytest.raises(UserError, match="seeds must be >= 1"):
         Inverter(strided, "down", steps=1).run(_smooth_image(12, 12, 1), seeds=[])
+
+
+def test_fourier_parameterization_with_decorrelation_and_transforms(identity_model):
+    img = _smooth_image(8, 8, 3, seed=2)
+    decor = np.array([[0.6, 0.3, 0.1], [0.5, -0.4, 0.2], [0.4, 0.1, -0.6]], np.float32)
+    r = invert(identity_model, img, "ident", seeds=2, steps=300, param="fourier", decorrelation=decor,
+               tv_weight=0.0, alpha_weight=0.0)
+    assert r.settings["param"] == "fourier"
+    assert np.all(r.rel_error < 0.1) and np.all(r.pixel_rmse < 0.05), (r.rel_error, r.pixel_rmse)
+    # random transforms (the journal version's jitter): the untransformed image still matches roughly
+    r = invert(identity_model, img, "ident", seeds=1, steps=200, transforms=[Jitter(1)],
+               tv_weight=0.0, alpha_weight=0.0)
+    assert r.settings["transforms"] == ["Jitter(max_shift=1)"] and r.rel_error[0] < 0.5

@@ -291,6 +291,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
 
     from tfinterp.checks import check_classes, model_image_shape
     from tfinterp.explain import list_methods
+    from tfinterp.explain.base import methods_for
     from tfinterp.metrics import box_from_map
     from tfinterp.models import load_model
     from tfinterp.utils import atomic_path, write_json
@@ -300,7 +301,7 @@ def explain_files(items, method: str, model: str, target=None, layer=None, batch
     if method != "all" and method not in available:
         raise UserError(f"unknown explanation method '{method}'; available: {', '.join(available)}, "
                         "prototypes (ProtoNet models) or all")
-    methods = available if method == "all" else [method]
+    methods = methods_for("images") if method == "all" else [method]  # all: every method that explains images
     if method == "all" and set(params or {}) - {"preset"}:
         raise UserError("--param applies to a single method, not to --method all (only --param preset=... does)")
     settings = tuned_settings(model)
