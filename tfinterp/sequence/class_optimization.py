@@ -160,7 +160,7 @@ class ClassOptimizer:
             tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32)])
 
     def optimize(self, classes, steps: int = 300, lr: float = 0.05, gamma: float = 0.01, seed: int = 0,
-                 noise: float = 0.3, restarts: int = 4, batch_size: int = 32) -> ClassOptimization:
+                 noise: float = 1.0, restarts: int = 4, batch_size: int = 32) -> ClassOptimization:
         """Optimize one PPM per class of `classes` (a list of class indices; repeats allowed):
         `restarts` starts per class, each the uniform PPM plus seeded Gaussian `noise` (then
         projected), all optimized as one batch (`batch_size` starts at a time); the start with
