@@ -14,36 +14,40 @@ import numpy as np
 from tfinterp.errors import UserError
 
 
-def parse_channels(text, count: int | None = None, layer: str = "layer") -> list[int]:
+def parse_channels(text, count: int | None = None, layer: str | None = "layer", what: str = "channel") -> list[int]:
     """``"0-31"``, ``"0,3,7"``, ``"0-3,8,10-11"`` or ``"all"`` -> sorted list of ints,
-    checked against `count` channels (`UserError` naming the range)."""
+    checked against `count` channels (`UserError` naming the range); `what` names the items in
+    messages (``"class"``: ``--classes``, "class 9 is out of range ... (4 classes: 0-3)"); `layer`
+    None is the model's output."""
+    opt, plural = f"--{what}es" if what.endswith("s") else f"--{what}s", f"{what}es" if what.endswith("s") else f"{what}s"
     if text is None:
-        raise UserError("give the channels, e.g. --channels 0-31 or --channels 0,3,7")
+        raise UserError(f"give the {plural}, e.g. {opt} 0-31 or {opt} 0,3,7")
     if isinstance(text, (list, tuple, range)):
         chans = [int(c) for c in text]
     else:
         s = str(text).replace(" ", "")
         if s == "all":
             if count is None:
-                raise UserError("--channels all needs the layer's channel count")
+                raise UserError(f"{opt} all needs the layer's {what} count")
             chans = list(range(count))
         else:
             chans = []
             for part in s.split(","):
                 m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
                 if not m:
-                    raise UserError(f"--channels: cannot read '{part}' in '{text}'; use ranges and lists like 0-31 or 0,3,7")
+                    raise UserError(f"{opt}: cannot read '{part}' in '{text}'; use ranges and lists like 0-31 or 0,3,7")
                 a = int(m.group(1))
                 b = int(m.group(2)) if m.group(2) is not None else a
                 if b < a:
-                    raise UserError(f"--channels: the range '{part}' runs backwards")
+                    raise UserError(f"{opt}: the range '{part}' runs backwards")
                 chans.extend(range(a, b + 1))
     if not chans:
-        raise UserError("--channels: no channels given")
+        raise UserError(f"{opt}: no {plural} given")
     if min(chans) < 0:
-        raise UserError(f"--channels: channel {min(chans)} is negative")
+        raise UserError(f"{opt}: {what} {min(chans)} is negative")
     if count is not None and max(chans) >= count:
-        raise UserError(f"channel {max(chans)} is out of range for layer '{layer}' ({count} channels: 0-{count - 1})")
+        where = "the model's output" if layer is None else f"layer '{layer}'"
+        raise UserError(f"{what} {max(chans)} is out of range for {where} ({count} {plural}: 0-{count - 1})")
     seen, out = set(), []
     for c in chans:
         if c not in seen:

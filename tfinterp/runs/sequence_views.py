@@ -257,10 +257,7 @@ def parse_classes(text, num_classes: int) -> list[int]:
 
     if text is None or str(text).strip() == "all":
         return list(range(num_classes))
-    try:
-        return parse_channels(text, num_classes, layer="the model's output")
-    except UserError as e:
-        raise UserError(str(e).replace("--channels", "--classes").replace("channel", "class"))
+    return parse_channels(text, num_classes, layer=None, what="class")
 
 
 def class_views(model, classes, motifs: dict, steps: int = 300, lr: float = 0.05, gamma: float = 0.01,
