@@ -214,7 +214,7 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
     passing a different `size`, `background` or `generator` with it is an error rather than
     silently ignored.
     """
-    from tfinterp.utils import atomic_path, cache_dir
+    from tfinterp.utils import cache_dir
 
     if split not in SPLIT_SEEDS:
         raise UserError(f"unknown split '{split}' for the cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
@@ -231,6 +231,15 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
     key = hashlib.sha1(json.dumps([spec.cache_fields(), split, seed, n], sort_keys=True).encode()).hexdigest()[:16]
     tag = ("frag" if spec.generator == "fragments10" else "") + ("tex" if spec.background == "texture" else "")
     path = cache_dir() / f"clutter{spec.size}{tag}_{split}_{key}.npz"
+    return cached_canvases(path, cache, lambda: make_canvases(*_source_items(split), seed=seed, spec=spec, n=n))
+
+
+def cached_canvases(path, cache: bool, make) -> dict:
+    """The canvases dict (images in [0, 1] on the 8-bit grid, labels, boxes, masks) from the
+    .npz cache at `path`, or `make()`'s, stored there atomically when `cache` (a damaged
+    entry is regenerated). Images are rounded to 8 bits either way, so cached == fresh."""
+    from tfinterp.utils import atomic_path
+
     if cache and path.exists():
         try:
             with np.load(path) as z:
@@ -238,9 +247,8 @@ def load_clutter(split: str = "train", size: int = 64, n: int | None = None, see
                         "boxes": z["boxes"], "masks": z["masks"]}
         except Exception:  # a damaged cache entry is regenerated
             path.unlink(missing_ok=True)
-    items, labels = _source_items(split)
-    out = make_canvases(items, labels, seed=seed, spec=spec, n=n)
-    out["images"] = np.round(out["images"] * 255.0) / 255.0  # what the cache stores, so cached == fresh
+    out = make()
+    out["images"] = np.round(out["images"] * 255.0) / 255.0
     if cache:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:

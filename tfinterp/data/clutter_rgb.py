@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfinterp.data.clutter import (_MASK_THRESHOLD, SPLIT_SEEDS, ClutterSpec, _resize, _source_items,
-                                   make_canvases, texture)
+                                   cached_canvases, make_canvases, texture)
 from tfinterp.errors import UserError
 
 
@@ -102,7 +102,7 @@ def load_clutter_rgb(split: str = "train", size: int = 64, n: int | None = None,
     """Colour canvases of `split` ('train', 'tune', 'test'), cached under the user cache dir;
     `seed` defaults to the split's seed of the grey generator (so labels and layouts match
     ``clutter64tex``); `n` limits the number of canvases."""
-    from tfinterp.utils import atomic_path, cache_dir
+    from tfinterp.utils import cache_dir
 
     if split not in SPLIT_SEEDS:
         raise UserError(f"unknown split '{split}' for the colour cluttered set; use one of {', '.join(SPLIT_SEEDS)}")
@@ -111,20 +111,10 @@ def load_clutter_rgb(split: str = "train", size: int = 64, n: int | None = None,
     key = hashlib.sha1(json.dumps([spec.cache_fields(), tint.__dict__, split, seed, n, "rgb1"],
                                   sort_keys=True).encode()).hexdigest()[:16]
     path = cache_dir() / f"clutter{size}rgb_{split}_{key}.npz"
-    if cache and path.exists():
-        try:
-            with np.load(path) as z:
-                return {"images": z["images"].astype(np.float32) / 255.0, "labels": z["labels"],
-                        "boxes": z["boxes"], "masks": z["masks"]}
-        except Exception:  # a damaged cache entry is regenerated
-            path.unlink(missing_ok=True)
-    items, labels = _source_items(split)
-    out = make_rgb_canvases(items, labels, seed=seed, n=n, tint=tint, spec=spec)
-    out.pop("tints")
-    out["images"] = np.round(out["images"] * 255.0) / 255.0  # what the cache stores, so cached == fresh
-    if cache:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, images=(out["images"] * 255).round().astype(np.uint8),
-                                    labels=out["labels"], boxes=out["boxes"], masks=out["masks"])
-    return out
+
+    def make():
+        out = make_rgb_canvases(*_source_items(split), seed=seed, n=n, tint=tint, spec=spec)
+        out.pop("tints")
+        return out
+
+    return cached_canvases(path, cache, make)
