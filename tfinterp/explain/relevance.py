@@ -433,20 +433,23 @@ def _max_route(layer, x):
 
     Built from one argmax, so the two maps are exact transposes of each other even where a
     window has ties (TF's MaxPoolGrad and MaxPoolGradGrad may break ties differently).
-    None for layouts other than channels-last 2-D pooling.
+    A 1-D pooling (N, length, channels) takes the 2-D argmax on (N, length, 1, channels), whose
+    flat indices are those of `x`. None for layouts other than channels-last 1-D / 2-D pooling.
     """
     from keras.src.layers.pooling.base_pooling import BasePooling
 
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         return None
-    if x.shape.rank == 3:
-        return _max_route_1d(layer, x)
-    if x.shape.rank != 4:
+    rank = x.shape.rank
+    if rank not in (3, 4):
         return None
     shape = tf.shape(x, out_type=tf.int64)
     if isinstance(layer, BasePooling):
-        _, idx = tf.nn.max_pool_with_argmax(x, list(layer.pool_size), list(layer.strides),
-                                            layer.padding.upper(), include_batch_in_index=True)
+        pad = [1] * (4 - rank)  # the 1-D pooling's extra unit width
+        _, idx = tf.nn.max_pool_with_argmax(x[:, :, None, :] if rank == 3 else x, list(layer.pool_size) + pad,
+                                            list(layer.strides) + pad, layer.padding.upper(),
+                                            include_batch_in_index=True)
+        idx = idx[:, :, 0, :] if rank == 3 else idx
         size = tf.reduce_prod(shape)
 
         def gather(d):
@@ -455,45 +458,17 @@ def _max_route(layer, x):
         def scatter(v):
             return tf.reshape(tf.scatter_nd(idx[..., None], v, size[None]), shape)
         return gather, scatter
-    # global max pooling: one winner per (image, channel)
-    flat = tf.reshape(x, tf.stack([shape[0], -1, shape[3]]))
+    # global max pooling: one winner per (input, channel)
+    channels = x.shape[-1]
+    flat = tf.reshape(x, tf.stack([shape[0], -1, shape[-1]]))
     onehot = tf.one_hot(tf.argmax(flat, axis=1), tf.shape(flat)[1], axis=1, dtype=x.dtype)
 
     def gather(d):
         out = tf.reduce_sum(tf.reshape(d, tf.shape(flat)) * onehot, axis=1)
-        return tf.reshape(out, [-1, 1, 1, x.shape[-1]]) if layer.keepdims else out
+        return tf.reshape(out, [-1] + [1] * (rank - 2) + [channels]) if layer.keepdims else out
 
     def scatter(v):
-        return tf.reshape(onehot * tf.reshape(v, [-1, 1, x.shape[-1]]), shape)
-    return gather, scatter
-
-
-def _max_route_1d(layer, x):
-    """`_max_route` of a channels-last 1-D max pooling (N, length, channels): the 2-D argmax on
-    (N, length, 1, channels), whose flat indices are those of `x`."""
-    from keras.src.layers.pooling.base_pooling import BasePooling
-
-    shape = tf.shape(x, out_type=tf.int64)
-    if isinstance(layer, BasePooling):
-        _, idx = tf.nn.max_pool_with_argmax(x[:, :, None, :], [layer.pool_size[0], 1], [layer.strides[0], 1],
-                                            layer.padding.upper(), include_batch_in_index=True)
-        idx = idx[:, :, 0, :]
-        size = tf.reduce_prod(shape)
-
-        def gather(d):
-            return tf.gather(tf.reshape(d, [-1]), idx)
-
-        def scatter(v):
-            return tf.reshape(tf.scatter_nd(idx[..., None], v, size[None]), shape)
-        return gather, scatter
-    onehot = tf.one_hot(tf.argmax(x, axis=1), tf.shape(x)[1], axis=1, dtype=x.dtype)  # (N, length, C)
-
-    def gather(d):
-        out = tf.reduce_sum(d * onehot, axis=1)
-        return out[:, None, :] if layer.keepdims else out
-
-    def scatter(v):
-        return onehot * tf.reshape(v, [-1, 1, x.shape[-1]])
+        return tf.reshape(onehot * tf.reshape(v, [-1, 1, channels]), shape)
     return gather, scatter
 
 
