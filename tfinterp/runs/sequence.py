@@ -90,7 +90,7 @@ def train_sequence(cfg: SequenceTrainConfig, out, verbose: int = 1, command: str
     from tfinterp.data.seqsets import split_sequences
     from tfinterp.models import get
     from tfinterp.training import runfolder
-    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline
+    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline, run_metrics
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
@@ -146,27 +146,12 @@ def train_sequence(cfg: SequenceTrainConfig, out, verbose: int = 1, command: str
         "config": cfg.asdict(),
         "step": trainer.step.config,
         "data": data_info,
-        "metrics": {"test_accuracy": _float(test_metrics.get("accuracy")),
-                    "test_loss": _float(test_metrics.get("loss")),
-                    "test_accuracy_per_class": per_class,
-                    "chance_accuracy": (float(np.bincount(test.y, minlength=num_classes).max() / len(test))
-                                        if test is not None else None),
-                    "final_train_accuracy": _last(h, "accuracy"),
-                    "final_val_accuracy": _last(h, "val_accuracy"),
-                    "epochs_run_this_session": len(run["epoch_seconds"]),
-                    "epoch_seconds": [round(t, 3) for t in run["epoch_seconds"]],
-                    "train_seconds_this_session": round(run["train_seconds"], 2)},
+        "metrics": run_metrics(test_metrics, h, run, test_accuracy_per_class=per_class,
+                               chance_accuracy=(float(np.bincount(test.y, minlength=num_classes).max() / len(test))
+                                                if test is not None else None)),
         "params": int(model.count_params()),
         "strategy": cfg.strategy, "replicas": int(strategy.num_replicas_in_sync),
     }
     write_json(out / f"{stem}.json", summary)
     runfolder.finish(out, record)
     return summary
-
-
-def _float(v):
-    return None if v is None else float(v)
-
-
-def _last(history: dict, key: str):
-    return float(history[key][-1]) if history.get(key) else None

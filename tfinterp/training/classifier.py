@@ -87,7 +87,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
     from tfinterp.data.splits import train_val_test
     from tfinterp.models import get, list_models
     from tfinterp.training import runfolder
-    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline, worker_folder
+    from tfinterp.training.trainer import StepTrainer, fit_run, make_strategy, pipeline, run_metrics, worker_folder
     from tfinterp.utils import atomic_path, set_seed, write_json
 
     cfg.validate()
@@ -145,14 +145,7 @@ def train_classifier(cfg: TrainConfig, out, callbacks=(), verbose=1, command=Non
                      "test_examples": len(test[0]) if isinstance(test, tuple) else None,
                      "input_shape": list(shape), "num_classes": num_classes,
                      "source": "arrays" if data is not None else cfg.dataset},
-            "metrics": {"test_accuracy": _float(test_metrics.get("accuracy")),
-                        "test_loss": _float(test_metrics.get("loss")),
-                        **{f"test_{t}": _float(test_metrics.get(t)) for t in trainer.logged_terms},
-                        "final_train_accuracy": _last(h, "accuracy"),
-                        "final_val_accuracy": _last(h, "val_accuracy"),
-                        "epochs_run_this_session": len(run["epoch_seconds"]),
-                        "epoch_seconds": [round(t, 3) for t in run["epoch_seconds"]],
-                        "train_seconds_this_session": round(run["train_seconds"], 2)},
+            "metrics": run_metrics(test_metrics, h, run, terms=trainer.logged_terms),
             "params": int(model.count_params()),
             "strategy": cfg.strategy, "replicas": int(strategy.num_replicas_in_sync),
         }
@@ -181,11 +174,3 @@ def init_weights(model, spec: str):
         raise UserError(f"--init-from {spec}: its weights do not fit a {model.name} model "
                         f"({len(given)} arrays vs {len(ours)}); give a model of the same architecture")
     model.set_weights(given)
-
-
-def _float(v):
-    return None if v is None else float(v)
-
-
-def _last(history: dict, key: str):
-    return float(history[key][-1]) if history.get(key) else None

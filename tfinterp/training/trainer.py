@@ -347,6 +347,24 @@ def run_callbacks(out: Path, extra=(), verbose=1):
     return cbs, timer
 
 
+def run_metrics(test_metrics: dict, history: dict, run: dict, *, terms=(), **extra) -> dict:
+    """The "metrics" block of a training run's JSON summary: test accuracy and loss (and each of
+    `terms` as ``test_<term>``), `extra` keys after them, the last epoch's train / val accuracy
+    from the Keras `history`, and the session's epoch timings from `fit_run`'s `run`."""
+    def num(v):
+        return None if v is None else float(v)
+
+    def last(key):
+        return float(history[key][-1]) if history.get(key) else None
+
+    return {"test_accuracy": num(test_metrics.get("accuracy")), "test_loss": num(test_metrics.get("loss")),
+            **{f"test_{t}": num(test_metrics.get(t)) for t in terms}, **extra,
+            "final_train_accuracy": last("accuracy"), "final_val_accuracy": last("val_accuracy"),
+            "epochs_run_this_session": len(run["epoch_seconds"]),
+            "epoch_seconds": [round(t, 3) for t in run["epoch_seconds"]],
+            "train_seconds_this_session": round(run["train_seconds"], 2)}
+
+
 def fit_run(trainer: StepTrainer, train_ds, val_ds, epochs: int, out, callbacks=(), verbose=1) -> dict:
     """`trainer.fit` with the run callbacks under `out`; {history, epoch_seconds, train_seconds}.
 
